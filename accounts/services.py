@@ -1,0 +1,61 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+from accounts.phones import normalise_phone
+from kazi.errors import Conflict
+
+
+def user_register(
+    *,
+    phone_number: str,
+    password: str,
+    user_type: str,
+    first_name: str,
+    last_name: str,
+    email: str | None = None,
+) -> User:
+    user = User(
+        phone_number=normalise_phone(phone_number),
+        email=User.objects.normalize_email(email) if email else None,
+        first_name=first_name,
+        last_name=last_name,
+        user_type=user_type,
+    )
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Lost a race with an identical registration: the serializer's checks passed for both.
+        raise Conflict("An account with this phone number or email already exists.") from None
+    return user
+
+
+def user_login(*, identifier: str, password: str) -> User | None:
+    """The active user with this phone number or email and password, else None."""
+    user = None
+    if "@" in identifier:
+        user = User.objects.filter(email__iexact=identifier.strip()).first()
+    else:
+        try:
+            user = User.objects.filter(phone_number=normalise_phone(identifier)).first()
+        except ValueError:
+            user = None
+    if user is None:
+        User().set_password(password)  # same work as a real check: no timing oracle for who exists
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def user_tokens(user: User) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)
+    return {"refresh": str(refresh), "access": str(refresh.access_token)}

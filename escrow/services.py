@@ -1,0 +1,178 @@
+"""Escrow business operations. Callers hold the row locks (job, then escrow) and the transaction;
+ledger calls are queued as LedgerOperation rows and carried out after commit."""
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from stellar_sdk import MuxedAccount
+
+from accounts.models import User
+from escrow.ledger import LedgerReceipt, LedgerRejected, LedgerUnavailable, get_ledger
+from escrow.models import (
+    ESCROW_MACHINE,
+    EscrowContract,
+    LedgerOperation,
+    LedgerOperationKind,
+    LedgerOperationStatus,
+)
+from escrow.references import new_reference
+from jobs.models import JobListing
+from kazi.errors import Conflict
+from kazi.money import to_chain
+from kazi.outbound import dispatch_on_commit
+from payments.payouts import payout_open
+
+log = logging.getLogger(__name__)
+
+
+def escrow_open(*, job: JobListing) -> EscrowContract:
+    """Our record and reference for a new job's escrow. The on-chain escrow is created with the
+    first deposit, so the budget can still change until money arrives."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return EscrowContract.objects.create(
+                    contract_id=new_reference(),
+                    job_listing=job,
+                    employer=job.employer,
+                    amount=job.budget,
+                )
+        except IntegrityError:
+            continue  # 35 random bits collided with an existing reference: draw again
+    raise RuntimeError("could not draw a free escrow reference")
+
+
+def escrow_payee(user: User) -> str:
+    """The worker's own Stellar account, else the platform's payout account muxed with their id,
+    so every release is attributable to one worker on chain."""
+    if user.stellar_account_id:
+        return user.stellar_account_id
+    return MuxedAccount(settings.STELLAR_PAYOUT_ACCOUNT, user.pk).account_muxed
+
+
+def escrow_set_amount(*, escrow: EscrowContract, amount: Decimal) -> None:
+    if escrow.funded_amount or escrow.operations.exists():
+        raise Conflict("The budget cannot change once money has been deposited.")
+    escrow.amount = amount
+    escrow.save(update_fields=["amount", "updated_at"])
+
+
+def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -> None:
+    """Credit part of a deposit (`source_key`) to the escrow; never more than it still needs."""
+    if not 0 < amount <= escrow.remaining_amount:
+        raise Conflict(f"Cannot credit KES {amount} to {escrow}: it needs {escrow.remaining_amount}.")
+    if not escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
+        _enqueue(escrow, LedgerOperationKind.CREATE, amount=escrow.amount)
+        if escrow.employee_id:
+            _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(escrow.employee))
+    _enqueue(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
+    escrow.funded_amount = F("funded_amount") + amount
+    escrow.save(update_fields=["funded_amount", "updated_at"])
+    escrow.refresh_from_db(fields=["funded_amount"])
+    if escrow.funded_amount == escrow.amount:
+        ESCROW_MACHINE.apply(escrow, "fund")
+        escrow.funded_at = timezone.now()
+        escrow.save(update_fields=["status", "funded_at", "updated_at"])
+
+
+def escrow_assign(*, escrow: EscrowContract, employee: User) -> None:
+    escrow.employee = employee
+    escrow.save(update_fields=["employee", "updated_at"])
+    if escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
+        _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(employee))
+
+
+def escrow_start(*, escrow: EscrowContract) -> None:
+    ESCROW_MACHINE.apply(escrow, "start")
+    escrow.save(update_fields=["status", "updated_at"])
+
+
+def escrow_complete(*, escrow: EscrowContract) -> None:
+    ESCROW_MACHINE.apply(escrow, "complete")
+    escrow.save(update_fields=["status", "updated_at"])
+    _enqueue(escrow, LedgerOperationKind.RELEASE)
+
+
+def _enqueue(
+    escrow: EscrowContract,
+    kind: str,
+    *,
+    amount: Decimal | None = None,
+    payee: str = "",
+    key_suffix: str = "",
+) -> LedgerOperation:
+    key = f"{escrow.contract_id}:{kind}" + (f":{key_suffix}" if key_suffix else "")
+    op = LedgerOperation.objects.create(
+        escrow=escrow, kind=kind, idempotency_key=key, amount=amount, payee=payee
+    )
+    from escrow.tasks import ledger_sync  # the tasks module imports this one
+
+    dispatch_on_commit(ledger_sync, escrow.pk)
+    return op
+
+
+# --- carrying out the queued operations -----------------------------------------------------
+
+
+def _call_ledger(op: LedgerOperation) -> LedgerReceipt:
+    ledger = get_ledger()
+    ref, key = op.escrow.contract_id, op.idempotency_key
+    match op.kind:
+        case LedgerOperationKind.CREATE:
+            return ledger.create(reference=ref, amount=to_chain(op.amount), idempotency_key=key)
+        case LedgerOperationKind.FUND:
+            return ledger.fund(reference=ref, amount=to_chain(op.amount), idempotency_key=key)
+        case LedgerOperationKind.ASSIGN:
+            return ledger.assign(reference=ref, payee=op.payee, idempotency_key=key)
+        case LedgerOperationKind.RELEASE:
+            return ledger.release(reference=ref, idempotency_key=key)
+        case LedgerOperationKind.REFUND:
+            return ledger.refund(reference=ref, idempotency_key=key)
+    raise ValueError(f"unknown ledger operation {op.kind}")
+
+
+def ledger_sync(*, escrow_id: int) -> None:
+    """Carry out the escrow's pending ledger operations in order. Safe to run twice at once:
+    the ledger applies each idempotency key once and confirmation happens under a lock."""
+    pending = LedgerOperation.objects.select_related("escrow").filter(escrow_id=escrow_id)
+    while op := pending.exclude(status=LedgerOperationStatus.SUCCEEDED).first():
+        if op.status == LedgerOperationStatus.FAILED:
+            return  # later operations wait for an operator to resolve this one
+        LedgerOperation.objects.filter(pk=op.pk).update(
+            attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+        try:
+            receipt = _call_ledger(op)
+        except LedgerUnavailable as exc:
+            LedgerOperation.objects.filter(pk=op.pk).update(last_error=str(exc)[:500])
+            raise
+        except LedgerRejected as exc:
+            log.error("ledger rejected %s: %s", op.idempotency_key, exc)
+            LedgerOperation.objects.filter(pk=op.pk, status=LedgerOperationStatus.PENDING).update(
+                status=LedgerOperationStatus.FAILED, last_error=str(exc)[:500]
+            )
+            return
+        ledger_operation_confirm(op_id=op.pk, tx_hash=receipt.tx_hash)
+
+
+@transaction.atomic
+def ledger_operation_confirm(*, op_id: int, tx_hash: str) -> None:
+    escrow_id = LedgerOperation.objects.values_list("escrow_id", flat=True).get(pk=op_id)
+    escrow = EscrowContract.objects.select_for_update().get(pk=escrow_id)
+    op = LedgerOperation.objects.select_for_update().get(pk=op_id)
+    if op.status != LedgerOperationStatus.PENDING:
+        return
+    op.status = LedgerOperationStatus.SUCCEEDED
+    op.tx_hash = tx_hash
+    op.completed_at = timezone.now()
+    op.save(update_fields=["status", "tx_hash", "completed_at", "updated_at"])
+    if op.kind == LedgerOperationKind.RELEASE:
+        ESCROW_MACHINE.apply(escrow, "confirm_release")
+        escrow.released_amount = escrow.held_amount
+        escrow.released_at = op.completed_at
+        escrow.save(update_fields=["status", "released_amount", "released_at", "updated_at"])
+        payout_open(escrow=escrow)

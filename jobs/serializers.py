@@ -1,0 +1,138 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from escrow.models import EscrowContract
+from jobs.models import JobApplication, JobListing, JobStatus
+from kazi.serializers import StrictInputSerializer, budget_field
+from payments.models import MobileMoneyPayout
+
+
+class PartySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="get_full_name")
+
+
+class LedgerTransactionSerializer(serializers.Serializer):
+    operation = serializers.CharField(source="kind")
+    status = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    tx_hash = serializers.CharField()
+
+
+class EscrowOutputSerializer(serializers.ModelSerializer):
+    remaining_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    held_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    transactions = LedgerTransactionSerializer(source="operations", many=True)
+
+    class Meta:
+        model = EscrowContract
+        fields = [
+            "contract_id",
+            "status",
+            "amount",
+            "funded_amount",
+            "remaining_amount",
+            "held_amount",
+            "released_amount",
+            "transactions",
+        ]
+
+
+class PayoutOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MobileMoneyPayout
+        fields = [
+            "reference",
+            "status",
+            "amount",
+            "phone_number",
+            "transaction_reference",
+            "failure_reason",
+            "completed_at",
+        ]
+
+
+class DepositInstructionsSerializer(serializers.Serializer):
+    paybill = serializers.CharField()
+    account_number = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    employer = PartySerializer()
+    employee = PartySerializer(allow_null=True)
+    escrow_contract_id = serializers.CharField()
+    escrow = EscrowOutputSerializer()
+    payout = serializers.SerializerMethodField()
+    deposit_instructions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JobListing
+        fields = [
+            "id",
+            "title",
+            "description",
+            "budget",
+            "status",
+            "employer",
+            "employee",
+            "escrow_contract_id",
+            "escrow",
+            "payout",
+            "deposit_instructions",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(PayoutOutputSerializer(allow_null=True))
+    def get_payout(self, job: JobListing) -> dict | None:
+        payouts = list(job.escrow.payouts.all())
+        return PayoutOutputSerializer(payouts[0]).data if payouts else None
+
+    @extend_schema_field(DepositInstructionsSerializer(allow_null=True))
+    def get_deposit_instructions(self, job: JobListing) -> dict | None:
+        """How the employer pays what is still owed: Pay Bill with the escrow reference."""
+        escrow = job.escrow
+        if escrow.remaining_amount <= 0 or job.status == JobStatus.CANCELLED:
+            return None
+        return DepositInstructionsSerializer(
+            {
+                "paybill": settings.MPESA_SHORTCODE,
+                "account_number": escrow.contract_id,
+                "amount": escrow.remaining_amount,
+            }
+        ).data
+
+
+class JobCreateInputSerializer(StrictInputSerializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000)
+    budget = budget_field()
+
+
+class JobUpdateInputSerializer(StrictInputSerializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=5000, required=False)
+    budget = budget_field(required=False)
+    employee = serializers.IntegerField(required=False, min_value=1, help_text="Assigns this applicant")
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Nothing to change.")
+        if "employee" in attrs and len(attrs) > 1:
+            raise serializers.ValidationError("Assign an employee in a request of its own.")
+        return attrs
+
+
+class ApplyInputSerializer(StrictInputSerializer):
+    message = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class ApplicationOutputSerializer(serializers.ModelSerializer):
+    employee = PartySerializer()
+    phone_number = serializers.CharField(source="employee.phone_number")
+
+    class Meta:
+        model = JobApplication
+        fields = ["id", "job", "employee", "phone_number", "message", "created_at"]

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from escrow.ledger import get_ledger
+from kazi.celery import app as celery_app
+
+
+def _check(probe: object) -> str:
+    try:
+        return probe()
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer we report
+        return f"error: {type(exc).__name__}"
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("select 1")
+    return "ok"
+
+
+def _broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "in-process"
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok"
+
+
+class HealthApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.CharField(),
+                "database": serializers.CharField(),
+                "ledger": serializers.CharField(),
+                "broker": serializers.CharField(),
+            },
+        ),
+        examples=[
+            OpenApiExample(
+                "Embedded default",
+                value={"status": "ok", "database": "ok", "ledger": "ok", "broker": "in-process"},
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        checks = {
+            "database": _check(_database),
+            "ledger": _check(lambda: get_ledger().health()),
+            "broker": _check(_broker),
+        }
+        healthy = all(not value.startswith("error") for value in checks.values())
+        return Response({"status": "ok" if healthy else "degraded", **checks})

@@ -1,0 +1,202 @@
+"""The one settings module. Every value that differs between the embedded default (`make run`,
+tests) and production comes from the environment; `.env.example` lists them all."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("KAZI_VAR_DIR", BASE_DIR / "var"))
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    return default if not value else value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# "embedded" needs nothing but Python; "production" refuses to start with insecure defaults.
+KAZI_ENV = env("KAZI_ENV", "embedded")
+PRODUCTION = KAZI_ENV == "production"
+
+
+def required(name: str, embedded_default: str) -> str:
+    value = env(name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set when KAZI_ENV=production")
+    return embedded_default
+
+
+SECRET_KEY = required("DJANGO_SECRET_KEY", "embedded-default-insecure-key-never-use-in-production")
+DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "accounts",
+    "escrow",
+    "jobs",
+    "payments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kazi.urls"
+WSGI_APPLICATION = "kazi.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        required("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kazi.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Wait for the writer instead of failing with "database is locked" under concurrent requests.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "Africa/Nairobi"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker and shared cache (throttles). Absent: in-process tasks, local cache. ---
+REDIS_URL = required("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_SERIALIZER = "json"
+CELERY_BEAT_SCHEDULE = {
+    "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
+    "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
+}
+# Rows waiting longer than this are considered stuck and are dispatched again by the sweep.
+OUTBOUND_STUCK_AFTER = timedelta(seconds=int(env("OUTBOUND_STUCK_AFTER_SECONDS", "120")))
+
+# --- REST API ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "kazi.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("LOGIN_THROTTLE_RATE", "10/min"),
+        "register": env("REGISTER_THROTTLE_RATE", "20/hour"),
+    },
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(env("JWT_ACCESS_MINUTES", "30"))),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=int(env("JWT_REFRESH_DAYS", "7"))),
+    "UPDATE_LAST_LOGIN": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kazi Trust API",
+    "DESCRIPTION": "Escrow-backed jobs: M-Pesa deposits, Stellar escrow, mobile-money payouts.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Escrow ledger (the Stellar leg). "local": a persistent in-process ledger. ---
+LEDGER_BACKEND = env("LEDGER_BACKEND", "local")
+LOCAL_LEDGER_PATH = Path(env("LOCAL_LEDGER_PATH", str(VAR_DIR / "ledger.sqlite3")))
+# Workers without their own Stellar account are paid to this account, muxed with their user id.
+STELLAR_PAYOUT_ACCOUNT = required(
+    "STELLAR_PAYOUT_ACCOUNT", "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"
+)
+
+# --- M-Pesa (Daraja) ---
+MPESA_SHORTCODE = required("MPESA_SHORTCODE", "600000")
+# Safaricom's published callback source addresses; loopback is added on the embedded default.
+SAFARICOM_CALLBACK_IPS = (
+    "196.201.214.200,196.201.214.206,196.201.213.114,196.201.214.207,196.201.214.208,"
+    "196.201.213.44,196.201.212.127,196.201.212.138,196.201.212.129,196.201.212.136,"
+    "196.201.212.74,196.201.212.69"
+)
+MPESA_CALLBACK_ALLOWED_IPS = env_list(
+    "MPESA_CALLBACK_ALLOWED_IPS",
+    SAFARICOM_CALLBACK_IPS + ("" if PRODUCTION else ",127.0.0.1,::1"),
+)
+
+# --- Payouts ---
+PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")
+LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,139 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from escrow.models import ZERO, money_field
+from kazi.states import StateMachine
+
+
+class ProviderCallback(models.Model):
+    """Every callback from a payment provider, stored as received before anything trusts it."""
+
+    class Kind(models.TextChoices):
+        MPESA_C2B_CONFIRMATION = "mpesa_c2b_confirmation", "M-Pesa C2B confirmation"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    body = models.TextField(help_text="The raw request body")
+    outcome = models.CharField(max_length=200, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DepositStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class MpesaDeposit(models.Model):
+    """Money received by M-Pesa. `amount` = `credited_amount` (into the escrow) + `surplus_amount`
+    (owed back to the payer); a deposit with no escrow is unmatched, all of it kept for review."""
+
+    transaction_reference = models.CharField(max_length=40, unique=True, help_text="M-Pesa TransID")
+    escrow_contract = models.ForeignKey(
+        "escrow.EscrowContract",
+        on_delete=models.PROTECT,
+        related_name="deposits",
+        null=True,
+        blank=True,
+    )
+    bill_ref_number = models.CharField(max_length=100, blank=True, default="")
+    amount = money_field()
+    credited_amount = money_field(default=ZERO)
+    surplus_amount = money_field(default=ZERO)
+    phone_number = models.CharField(
+        max_length=100, blank=True, default="", help_text="MSISDN as sent (often hashed or masked)"
+    )
+    payer_name = models.CharField(max_length=200, blank=True, default="")
+    transaction_time = models.CharField(max_length=14, blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=DepositStatus.choices, default=DepositStatus.PENDING
+    )
+    callback = models.ForeignKey(
+        ProviderCallback, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(credited_amount__gte=0)
+                & Q(surplus_amount__gte=0)
+                & Q(amount=F("credited_amount") + F("surplus_amount"))
+                | Q(escrow_contract__isnull=True, credited_amount=0, surplus_amount=0),
+                name="deposit_split_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_reference} KES {self.amount}"
+
+    @property
+    def is_unmatched(self) -> bool:
+        return self.escrow_contract_id is None
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+# A callback may overtake the send's own answer, so success or failure can arrive while pending.
+PAYOUT_MACHINE = StateMachine(
+    "payout",
+    {
+        (PayoutStatus.PENDING, "submit"): PayoutStatus.PROCESSING,
+        (PayoutStatus.PENDING, "succeed"): PayoutStatus.COMPLETED,
+        (PayoutStatus.PROCESSING, "succeed"): PayoutStatus.COMPLETED,
+        (PayoutStatus.PENDING, "fail"): PayoutStatus.FAILED,
+        (PayoutStatus.PROCESSING, "fail"): PayoutStatus.FAILED,
+    },
+)
+
+
+class MobileMoneyPayout(models.Model):
+    escrow_contract = models.ForeignKey(
+        "escrow.EscrowContract", on_delete=models.PROTECT, related_name="payouts"
+    )
+    employee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    reference = models.CharField(max_length=40, unique=True, help_text="Our PAYOUT_... reference")
+    phone_number = models.CharField(max_length=16)
+    amount = money_field()
+    transaction_reference = models.CharField(
+        max_length=64, blank=True, default="", help_text="The provider's transaction id"
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=PayoutStatus.choices,
+        default=PayoutStatus.PENDING,
+        db_index=True,
+    )
+    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=PayoutStatus.values), name="payout_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} KES {self.amount} ({self.status})"

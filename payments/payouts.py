@@ -1,0 +1,88 @@
+"""Payouts: released escrow money sent to the worker's phone, exactly once per reference."""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.phones import msisdn
+from escrow.models import EscrowContract
+from kazi.outbound import dispatch_on_commit
+from payments.models import PAYOUT_MACHINE, MobileMoneyPayout, PayoutStatus
+from payments.providers import PayoutResult, get_payout_provider
+
+log = logging.getLogger(__name__)
+
+_ACTIONS = {"accepted": "submit", "completed": "succeed", "failed": "fail"}
+
+
+def payout_open(*, escrow: EscrowContract) -> MobileMoneyPayout:
+    """Record the payout of a released escrow (caller holds the escrow lock) and send it after
+    commit. The reference is derived from the escrow, so a second payout cannot be recorded."""
+    payout = MobileMoneyPayout.objects.create(
+        escrow_contract=escrow,
+        employee=escrow.employee,
+        reference="PAYOUT_" + escrow.contract_id.removeprefix("ESCROW_"),
+        phone_number=escrow.employee.phone_number,
+        amount=escrow.released_amount,
+    )
+    from payments.tasks import payout_send  # the tasks module imports this one
+
+    dispatch_on_commit(payout_send, payout.pk)
+    return payout
+
+
+def payout_send(*, payout_id: int) -> None:
+    """Send a pending payout. After an attempt with an unknown outcome the provider is asked
+    first, so a lost answer never turns into a second transfer."""
+    payout = MobileMoneyPayout.objects.get(pk=payout_id)
+    if payout.status != PayoutStatus.PENDING:
+        return
+    MobileMoneyPayout.objects.filter(pk=payout.pk).update(
+        attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    provider = get_payout_provider()
+    result = provider.status(reference=payout.reference) if payout.attempts else None
+    if result is None or result.outcome == "not_found":
+        result = provider.send(
+            reference=payout.reference, msisdn=msisdn(payout.phone_number), amount=payout.amount
+        )
+    payout_apply_result(reference=payout.reference, result=result)
+
+
+def payout_check(*, payout_id: int) -> None:
+    """Ask the provider how a payout in flight went (for payouts whose callback never came)."""
+    payout = MobileMoneyPayout.objects.get(pk=payout_id)
+    if payout.status == PayoutStatus.PROCESSING:
+        result = get_payout_provider().status(reference=payout.reference)
+        if result.outcome != "not_found":
+            payout_apply_result(reference=payout.reference, result=result)
+
+
+@transaction.atomic
+def payout_apply_result(*, reference: str, result: PayoutResult) -> MobileMoneyPayout:
+    """Record what the provider said. Late, repeated or out-of-order news never changes a
+    decided outcome."""
+    payout = MobileMoneyPayout.objects.select_for_update().get(reference=reference)
+    action = _ACTIONS.get(result.outcome)
+    if action is None or not PAYOUT_MACHINE.allows(payout.status, action):
+        log.info("payout %s: ignored %s while %s", reference, result.outcome, payout.status)
+        return payout
+    PAYOUT_MACHINE.apply(payout, action)
+    payout.transaction_reference = result.transaction_reference or payout.transaction_reference
+    if payout.status == PayoutStatus.FAILED:
+        payout.failure_reason = result.reason[:255]
+    if payout.status == PayoutStatus.COMPLETED:
+        payout.completed_at = timezone.now()
+    payout.save()
+    return payout
+
+
+def payouts_stuck(*, older_than: datetime) -> dict[str, list[int]]:
+    stuck = MobileMoneyPayout.objects.filter(updated_at__lt=older_than)
+    return {
+        status: list(stuck.filter(status=status).values_list("pk", flat=True))
+        for status in (PayoutStatus.PENDING, PayoutStatus.PROCESSING)
+    }

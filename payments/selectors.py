@@ -1,0 +1,40 @@
+from decimal import Decimal
+
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
+
+from escrow.models import EscrowContract
+from escrow.selectors import escrow_totals, total
+from payments.models import DepositStatus, MpesaDeposit
+
+
+def escrows_not_matching_their_deposits() -> list[str]:
+    """Escrows whose funded amount differs from the deposits credited to them (should be none)."""
+    credited = Coalesce(
+        Sum("deposits__credited_amount"), Value(Decimal("0.00")), output_field=DecimalField()
+    )
+    return list(
+        EscrowContract.objects.annotate(credited=credited)
+        .exclude(credited=F("funded_amount"))
+        .values_list("contract_id", flat=True)
+    )
+
+
+def books_summary() -> dict[str, Decimal | bool]:
+    """Where every shilling received went. Balanced means
+    received = held in escrow + released + refunded + surplus owed + unmatched, and each
+    escrow's funding equals the deposits credited to it."""
+    received = MpesaDeposit.objects.filter(status=DepositStatus.COMPLETED)
+    summary: dict[str, Decimal | bool] = {
+        "received": total(received, "amount"),
+        **escrow_totals(),
+        "surplus_owed": total(received, "surplus_amount"),
+        "unmatched": total(received.filter(escrow_contract__isnull=True), "amount"),
+    }
+    accounted = sum(
+        summary[k] for k in ("held", "released", "refunded", "surplus_owed", "unmatched")
+    )
+    summary["balanced"] = (
+        accounted == summary["received"] and not escrows_not_matching_their_deposits()
+    )
+    return summary

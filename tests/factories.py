@@ -1,0 +1,29 @@
+import factory
+
+from accounts.models import User, UserType
+
+PASSWORD = "a-long-passphrase-9"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    phone_number = factory.Sequence(lambda n: f"+2547{n:08d}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy's signature
+        if create:
+            obj.save()
+
+
+class EmployerFactory(UserFactory):
+    user_type = UserType.EMPLOYER
+
+
+class EmployeeFactory(UserFactory):
+    user_type = UserType.EMPLOYEE
