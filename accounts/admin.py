@@ -48,8 +48,14 @@ class UserAdmin(BaseUserAdmin):
             None,
             {
                 "classes": ["wide"],
-                "fields": ["phone_number", "first_name", "last_name", "user_type",
-                           "password1", "password2"],
+                "fields": [
+                    "phone_number",
+                    "first_name",
+                    "last_name",
+                    "user_type",
+                    "password1",
+                    "password2",
+                ],
             },
         )
     ]

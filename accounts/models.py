@@ -15,9 +15,7 @@ class UserType(models.TextChoices):
 
 
 class UserManager(BaseUserManager["User"]):
-    def create_user(
-        self, phone_number: str, password: str | None = None, **fields: Any
-    ) -> "User":
+    def create_user(self, phone_number: str, password: str | None = None, **fields: Any) -> "User":
         fields.setdefault("user_type", UserType.EMPLOYER)
         if fields.get("email"):
             fields["email"] = self.normalize_email(fields["email"])
@@ -27,16 +25,15 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def create_superuser(self, phone_number: str, password: str, **fields: Any) -> "User":
-        return self.create_user(
-            phone_number, password, is_staff=True, is_superuser=True, **fields
-        )
+        return self.create_user(phone_number, password, is_staff=True, is_superuser=True, **fields)
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     """Identified by phone number: most users have M-Pesa, not necessarily email."""
 
     phone_number = models.CharField(max_length=16, unique=True, help_text="E.164, +2547XXXXXXXX")
-    email = models.EmailField(blank=True, null=True)
+    # NULL, not "", for "no email": the case-insensitive unique constraint ignores NULLs.
+    email = models.EmailField(blank=True, null=True)  # noqa: DJ001
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)
     user_type = models.CharField(max_length=10, choices=UserType.choices)

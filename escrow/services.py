@@ -64,7 +64,9 @@ def escrow_set_amount(*, escrow: EscrowContract, amount: Decimal) -> None:
 def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -> None:
     """Credit part of a deposit (`source_key`) to the escrow; never more than it still needs."""
     if not 0 < amount <= escrow.remaining_amount:
-        raise Conflict(f"Cannot credit KES {amount} to {escrow}: it needs {escrow.remaining_amount}.")
+        raise Conflict(
+            f"Cannot credit KES {amount} to {escrow}: it needs {escrow.remaining_amount}."
+        )
     if not escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
         _enqueue(escrow, LedgerOperationKind.CREATE, amount=escrow.amount)
         if escrow.employee_id:

@@ -23,10 +23,18 @@ JOB_EXAMPLE = OpenApiExample(
             "held_amount": "1500.00",
             "released_amount": "0.00",
             "transactions": [
-                {"operation": "create", "status": "succeeded", "amount": "1500.00",
-                 "tx_hash": "9c1f...e2"},
-                {"operation": "fund", "status": "succeeded", "amount": "1500.00",
-                 "tx_hash": "41aa...07"},
+                {
+                    "operation": "create",
+                    "status": "succeeded",
+                    "amount": "1500.00",
+                    "tx_hash": "9c1f...e2",
+                },
+                {
+                    "operation": "fund",
+                    "status": "succeeded",
+                    "amount": "1500.00",
+                    "tx_hash": "41aa...07",
+                },
             ],
         },
         "payout": None,

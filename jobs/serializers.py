@@ -115,7 +115,9 @@ class JobUpdateInputSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=5000, required=False)
     budget = budget_field(required=False)
-    employee = serializers.IntegerField(required=False, min_value=1, help_text="Assigns this applicant")
+    employee = serializers.IntegerField(
+        required=False, min_value=1, help_text="Assigns this applicant"
+    )
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:

@@ -17,7 +17,9 @@ class MoneyError(ValueError):
 def kes(value: str | int | Decimal) -> Decimal:
     """Parse an amount of KES exactly. Floats are refused: they cannot hold 0.10 exactly."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise MoneyError(f"an amount must be a string, integer or Decimal, not {type(value).__name__}")
+        raise MoneyError(
+            f"an amount must be a string, integer or Decimal, not {type(value).__name__}"
+        )
     try:
         amount = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:

@@ -86,7 +86,8 @@ class MpesaC2BConfirmationApi(APIView):
             bill_ref_number=data.validated_data.get("BillRefNumber", ""),
             msisdn=data.validated_data.get("MSISDN", ""),
             payer_name=" ".join(
-                data.validated_data.get(part, "") for part in ("FirstName", "MiddleName", "LastName")
+                data.validated_data.get(part, "")
+                for part in ("FirstName", "MiddleName", "LastName")
             ).strip(),
             trans_time=data.validated_data.get("TransTime", ""),
         )

@@ -18,4 +18,6 @@ def mpesa_source_allowed(address: str | None) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.MPESA_CALLBACK_ALLOWED_IPS)
+    return any(
+        ip in ipaddress.ip_network(net, strict=False) for net in settings.MPESA_CALLBACK_ALLOWED_IPS
+    )

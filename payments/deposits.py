@@ -35,7 +35,7 @@ def callback_outcome(callback: ProviderCallback, outcome: str) -> None:
 
 @transaction.atomic
 def deposit_record_c2b(*, payment: C2BPayment, callback: ProviderCallback | None) -> MpesaDeposit:
-    """Apply a C2B payment once. A replayed TransID returns the deposit it created the first time."""
+    """Apply a C2B payment once; a replayed TransID returns the deposit it created first."""
     existing = MpesaDeposit.objects.filter(transaction_reference=payment.trans_id).first()
     if existing:
         return existing

@@ -3,7 +3,6 @@ from decimal import Decimal
 from rest_framework import serializers
 
 
-
 class C2BConfirmationSerializer(serializers.Serializer):
     """Daraja's C2B confirmation payload. Unknown extra fields are Safaricom's to add."""
 

@@ -155,4 +155,6 @@ class LocalLedger:
     def applied_operations(self) -> list[str]:
         """Idempotency keys the ledger has applied, oldest first (for tests and the demo)."""
         with self.store.connect() as db:
-            return [r[0] for r in db.execute("select idempotency_key from operations order by rowid")]
+            return [
+                r[0] for r in db.execute("select idempotency_key from operations order by rowid")
+            ]

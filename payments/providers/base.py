@@ -1,4 +1,4 @@
-"""The payout port: send mobile money to a phone, keyed by our own reference, and ask how it went."""
+"""The payout port: send mobile money to a phone, keyed by our reference, and ask how it went."""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -4,9 +4,11 @@ from tests.conftest import c2b_payload
 
 
 def test_whole_flow_pays_the_worker(api, employer, employee, ledger, payout_provider):
-    job = api.as_user(employer).post(
-        "/api/jobs/", {"title": "Paint", "description": "Two rooms", "budget": "1500.00"}
-    ).json()
+    job = (
+        api.as_user(employer)
+        .post("/api/jobs/", {"title": "Paint", "description": "Two rooms", "budget": "1500.00"})
+        .json()
+    )
     ref = job["escrow_contract_id"]
     assert job["status"] == "open"
     assert job["escrow"]["status"] == "pending_deposit"
