@@ -44,6 +44,7 @@ DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver"
 )
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 
 INSTALLED_APPS = [
     "django.contrib.admin",
