@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import services
 from accounts.serializers import (
@@ -72,6 +73,11 @@ class RegisterApi(APIView):
         return _auth_response(user, status.HTTP_201_CREATED)
 
 
+class InvalidCredentials(DomainError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "invalid_credentials"
+
+
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -107,12 +113,21 @@ class LoginApi(APIView):
         return _auth_response(user, status.HTTP_200_OK)
 
 
-class InvalidCredentials(DomainError):
-    status_code = status.HTTP_401_UNAUTHORIZED
-    code = "invalid_credentials"
+class RefreshApi(TokenRefreshView):
+    @extend_schema(
+        examples=[
+            OpenApiExample("Refresh", request_only=True, value={"refresh": "eyJhbGciOi..."}),
+            OpenApiExample("New access token", response_only=True, value={"access": "eyJhb..."}),
+        ]
+    )
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class MeApi(APIView):
-    @extend_schema(responses={200: UserOutputSerializer})
+    @extend_schema(
+        responses={200: UserOutputSerializer},
+        examples=[OpenApiExample("Me", response_only=True, value=_AUTH_EXAMPLE.value["user"])],
+    )
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from jobs import selectors, services
 from jobs.examples import APPLICATION_EXAMPLE, JOB_EXAMPLE
-from jobs.models import JobListing, JobStatus
+from jobs.models import JobApplication, JobListing, JobStatus
 from jobs.serializers import (
     ApplicationOutputSerializer,
     ApplyInputSerializer,
@@ -44,13 +44,14 @@ def job_response(request: Request, job_id: int, status_code: int = status.HTTP_2
 
 
 class JobListCreateApi(generics.ListAPIView):
+    queryset = JobListing.objects.none()  # tells the schema generator the model
     serializer_class = JobOutputSerializer
     filterset_class = JobFilter
 
     def get_queryset(self) -> QuerySet[JobListing]:
         return selectors.jobs_visible_to(self.request.user)
 
-    @extend_schema(responses={200: JobOutputSerializer(many=True)})
+    @extend_schema(responses={200: JobOutputSerializer(many=True)}, examples=[JOB_EXAMPLE])
     def get(self, request: Request) -> Response:
         return super().get(request)
 
@@ -125,6 +126,7 @@ class JobApplyApi(APIView):
 
 
 class JobApplicationsApi(generics.ListAPIView):
+    queryset = JobApplication.objects.none()  # tells the schema generator the model
     serializer_class = ApplicationOutputSerializer
 
     def get_queryset(self) -> QuerySet:

@@ -116,7 +116,7 @@ class JobUpdateInputSerializer(StrictInputSerializer):
     description = serializers.CharField(max_length=5000, required=False)
     budget = budget_field(required=False)
     employee = serializers.IntegerField(
-        required=False, min_value=1, help_text="Assigns this applicant"
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Assigns this applicant"
     )
 
     def validate(self, attrs: dict) -> dict:

@@ -1,11 +1,14 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from jobs import api
+from kazi.converters import IdConverter
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", api.JobListCreateApi.as_view(), name="job-list"),
-    path("<int:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
-    path("<int:job_id>/apply/", api.JobApplyApi.as_view(), name="job-apply"),
-    path("<int:job_id>/applications/", api.JobApplicationsApi.as_view(), name="job-applications"),
-    path("<int:job_id>/complete/", api.JobCompleteApi.as_view(), name="job-complete"),
+    path("<id:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
+    path("<id:job_id>/apply/", api.JobApplyApi.as_view(), name="job-apply"),
+    path("<id:job_id>/applications/", api.JobApplicationsApi.as_view(), name="job-applications"),
+    path("<id:job_id>/complete/", api.JobCompleteApi.as_view(), name="job-complete"),
 ]

@@ -141,3 +141,10 @@ def test_production_refuses_to_start_without_its_secrets():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_schema_generates_without_warnings_and_validates(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "s.yml"))
+    assert "/api/jobs/{job_id}/complete/" in (tmp_path / "s.yml").read_text()
