@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -25,7 +24,7 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if celery_app.conf.task_always_eager:
         return "in-process"
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
