@@ -1,6 +1,10 @@
-"""Escrow references: `ESCROW_` + 8 characters of Crockford's base-32 alphabet, the eighth a
-Luhn mod 32 check character over the first seven, so a single mistyped character or two swapped
-neighbours are caught before money is matched to the wrong job."""
+"""Escrow references: `ESCROW_` + 8 characters of Crockford's base-32 alphabet, the eighth a check
+character over the first seven, so any single mistyped character and any swap of two neighbours is
+caught before money is matched to the wrong job.
+
+The check is a weighted sum in GF(32) with weights x^7, x^6, ..., 1 (x a generator): a wrong
+character changes the sum by x^k * e != 0, a swap of neighbours by x^k * e * (x + 1) != 0. Luhn
+mod 32 would miss swapping "0" and "Z"."""
 
 import secrets
 
@@ -12,15 +16,24 @@ _CONFUSABLES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SEPARATORS = str.maketrans("", "", " _-.")
 
 
+_GF32_MODULUS = 0b100101  # x^5 + x^2 + 1, primitive
+
+
+def _times_x(value: int) -> int:
+    value <<= 1
+    return value ^ _GF32_MODULUS if value & 0b100000 else value
+
+
+def _weighted_sum(code: str) -> int:
+    total = 0
+    for char in code:
+        total = _times_x(total) ^ ALPHABET.index(char)
+    return total
+
+
 def check_character(body: str) -> str:
-    """Luhn mod N (N = 32) over `body`, from the right, doubling every other value."""
-    n = len(ALPHABET)
-    total, factor = 0, 2
-    for char in reversed(body):
-        addend = factor * ALPHABET.index(char)
-        total += addend // n + addend % n
-        factor = 1 if factor == 2 else 2
-    return ALPHABET[(n - total % n) % n]
+    """The character that makes the weighted sum of body + check zero."""
+    return ALPHABET[_times_x(_weighted_sum(body))]
 
 
 def new_reference() -> str:
@@ -38,7 +51,6 @@ def normalise_reference(raw: str) -> str | None:
     code = code.translate(_CONFUSABLES)
     if len(code) != BODY_LENGTH + 1 or any(char not in ALPHABET for char in code):
         return None
-    body, check = code[:BODY_LENGTH], code[BODY_LENGTH]
-    if check_character(body) != check:
+    if _weighted_sum(code) != 0:
         return None
     return f"{PREFIX}{code}"
