@@ -47,6 +47,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_outside_world(settings, tmp_path) -> Iterator[None]:
     """Each test gets a fresh local ledger and payout provider, and empty throttle counters."""
+    # Hashing strength is not under test here; PBKDF2 would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
     settings.LOCAL_PAYOUT_PATH = tmp_path / "payouts.sqlite3"
     get_ledger.cache_clear()
