@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from accounts.models import User, UserType
 from accounts.phones import InvalidPhoneNumber, normalise_phone
+from kazi.serializers import StrictInputSerializer
 
 
 class PhoneNumberField(serializers.CharField):
@@ -31,7 +32,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RegisterInputSerializer(serializers.Serializer):
+class RegisterInputSerializer(StrictInputSerializer):
     phone_number = PhoneNumberField(max_length=20)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
@@ -50,7 +51,7 @@ class RegisterInputSerializer(serializers.Serializer):
         return value or None
 
 
-class LoginInputSerializer(serializers.Serializer):
+class LoginInputSerializer(StrictInputSerializer):
     phone_number = serializers.CharField(required=False, max_length=20)
     email = serializers.EmailField(required=False)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
