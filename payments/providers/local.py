@@ -67,19 +67,18 @@ class LocalPayoutProvider:
         return PayoutResult(status, transaction_id, reason)
 
     def status(self, *, reference: str) -> PayoutResult:
-        with self.store.connect() as db:
-            row = db.execute("select * from payouts where reference = ?", (reference,)).fetchone()
-        return self._result(row) if row else PayoutResult("not_found")
+        return self.settle(reference)
 
     def settle(self, reference: str) -> PayoutResult:
-        """The provider finishes the transfer (what happens between accepting and calling back)."""
+        """The provider finishes the transfer: by the time it calls back or anyone asks, an
+        accepted transfer has reached its planned outcome."""
         with self.store.write() as db:
             db.execute(
                 "update payouts set status = planned where reference = ? and status = 'accepted'",
                 (reference,),
             )
             row = db.execute("select * from payouts where reference = ?", (reference,)).fetchone()
-        return self._result(row)
+        return self._result(row) if row else PayoutResult("not_found")
 
     @staticmethod
     def _result(row: dict) -> PayoutResult:

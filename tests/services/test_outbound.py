@@ -1,0 +1,116 @@
+"""Outbound work to the ledger: nothing leaves before commit (P6), every committed intent is
+carried out eventually, and a lost answer is never turned into a second operation (P7)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from escrow import services as escrow_services
+from escrow.models import EscrowContract, LedgerOperation
+from escrow.tasks import ledger_sweep
+from jobs import services as jobs
+from payments.deposits import C2BPayment, deposit_record_c2b
+from payments.models import MobileMoneyPayout
+from tests.conftest import assert_books_balance
+
+
+def payment(ref: str, amount: str = "1500.00", trans_id: str = "RKTQDM7W6S") -> C2BPayment:
+    return C2BPayment(trans_id, Decimal(amount), ref, "2547 ***** 678", "Wanjiku", "")
+
+
+def job_in_progress(employer, employee):
+    job = jobs.job_create(
+        employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
+    )
+    deposit_record_c2b(payment=payment(job.escrow.contract_id), callback=None)
+    jobs.job_apply(job_id=job.pk, employee=employee)
+    jobs.job_assign(job_id=job.pk, employee_id=employee.pk)
+    return job
+
+
+def test_a_rolled_back_change_never_reaches_the_ledger(
+    db, employer, employee, ledger, django_capture_on_commit_callbacks
+):
+    def request_that_fails_after_the_services_ran():
+        with transaction.atomic():
+            job_in_progress(employer, employee)
+            raise RuntimeError("the request failed")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+        request_that_fails_after_the_services_ran()
+    assert callbacks == []
+    assert ledger.calls == []
+    assert LedgerOperation.objects.count() == 0
+    assert EscrowContract.objects.count() == 0
+
+
+def test_the_sweep_finishes_work_whose_dispatch_was_lost(db, settings, employer, employee, ledger):
+    # Plain `db` tests never commit, so nothing dispatched on commit runs: as if the broker
+    # had lost every message.
+    job = job_in_progress(employer, employee)
+    ref = job.escrow.contract_id
+    assert ledger.calls == []
+    assert set(LedgerOperation.objects.values_list("status", flat=True)) == {"pending"}
+
+    assert ledger_sweep() == 0  # not stuck yet
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    assert ledger_sweep() == 1
+    assert ledger.applied_operations() == [
+        f"{ref}:create",
+        f"{ref}:fund:RKTQDM7W6S",
+        f"{ref}:assign",
+    ]
+    assert ledger.get(ref).funded == 15_000_000_000
+
+    jobs.job_complete(job_id=job.pk)
+    ledger_sweep()
+    ledger_sweep()  # a second sweep finds nothing left to do
+    assert [op for op, _ in ledger.calls].count("release") == 1
+    escrow = EscrowContract.objects.get(pk=job.escrow.pk)
+    assert escrow.status == "released"
+    assert MobileMoneyPayout.objects.filter(escrow_contract=escrow).count() == 1
+    assert_books_balance()
+
+
+@pytest.mark.parametrize("fault", ["fail_before_apply", "lose_answer_after_apply"])
+def test_a_lost_answer_is_retried_with_the_same_key(api, employer, employee, ledger, fault):
+    setattr(ledger.faults, fault, 1)
+    from tests.api.helpers import in_progress_job
+
+    job = in_progress_job(api, employer, employee)
+    ref = job["escrow_contract_id"]
+    create_calls = [key for op, key in ledger.calls if op == "create"]
+    assert create_calls == [f"{ref}:create"] * 2  # the retry reused the key
+    assert ledger.applied_operations().count(f"{ref}:create") == 1
+    assert ledger.get(ref).funded == 15_000_000_000
+    transactions = api.get(f"/api/jobs/{job['id']}/").json()["escrow"]["transactions"]
+    assert [tx["status"] for tx in transactions] == ["succeeded"] * 3
+
+
+def test_redelivered_tasks_change_nothing(db, settings, employer, employee, ledger):
+    job = job_in_progress(employer, employee)
+    jobs.job_complete(job_id=job.pk)
+    escrow_services.ledger_sync(escrow_id=job.escrow.pk)
+    calls = list(ledger.calls)
+    escrow_services.ledger_sync(escrow_id=job.escrow.pk)
+    release = LedgerOperation.objects.get(kind="release")
+    escrow_services.ledger_operation_confirm(op_id=release.pk, tx_hash="another")
+    assert ledger.calls == calls
+    assert LedgerOperation.objects.get(kind="release").tx_hash != "another"
+    assert MobileMoneyPayout.objects.count() == 1
+
+
+def test_a_rejected_operation_stops_the_escrows_queue(db, employer, employee, ledger):
+    job = jobs.job_create(
+        employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
+    )
+    ref = job.escrow.contract_id
+    ledger.create(reference=ref, amount=1, idempotency_key="someone-else")  # taken on chain
+    deposit_record_c2b(payment=payment(ref), callback=None)
+    escrow_services.ledger_sync(escrow_id=job.escrow.pk)
+    ops = dict(LedgerOperation.objects.values_list("kind", "status"))
+    assert ops == {"create": "failed", "fund": "pending"}
+    assert "already_exists" in LedgerOperation.objects.get(kind="create").last_error
+    assert [op for op, _ in ledger.calls] == ["create", "create"]  # ours was refused, fund waits
