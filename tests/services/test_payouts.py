@@ -1,0 +1,113 @@
+"""Payouts reach the worker once, whatever the provider does (MONEY-SAFETY P5, P7)."""
+
+from datetime import timedelta
+
+import pytest
+
+from payments import payouts
+from payments.models import MobileMoneyPayout
+from payments.providers import PayoutResult
+from payments.tasks import payout_sweep
+from tests.api.helpers import in_progress_job
+
+
+def complete(api, employer, employee) -> tuple[dict, MobileMoneyPayout]:
+    job = in_progress_job(api, employer, employee)
+    assert api.as_user(employer).post(f"/api/jobs/{job['id']}/complete/").status_code == 200
+    return api.get(f"/api/jobs/{job['id']}/").json(), MobileMoneyPayout.objects.get()
+
+
+def test_a_payout_goes_to_the_workers_phone_once(api, employer, employee, payout_provider):
+    job, payout = complete(api, employer, employee)
+    assert job["payout"]["status"] == "completed"
+    assert payout.phone_number == employee.phone_number
+    assert payout.reference == "PAYOUT_" + job["escrow_contract_id"][7:]
+    assert payout_provider.sends == [payout.reference]
+    assert payout.transaction_reference.startswith("LP")
+
+
+def test_a_refused_payout_fails_with_the_reason_and_is_never_resent(
+    api, employer, employee, payout_provider
+):
+    payout_provider.faults.reject = 1
+    job, payout = complete(api, employer, employee)
+    assert job["payout"]["status"] == "failed"
+    assert job["payout"]["failure_reason"] == "Recipient not registered"
+    payouts.payout_send(payout_id=payout.pk)  # a redelivered task
+    assert payout_provider.sends == [payout.reference]
+    assert MobileMoneyPayout.objects.get().status == "failed"
+
+
+def test_a_lost_answer_is_resolved_by_asking_never_by_sending_again(
+    api, employer, employee, payout_provider
+):
+    payout_provider.faults.lose_answer = 1
+    _, payout = complete(api, employer, employee)
+    assert payout.status == "completed"
+    assert payout.attempts == 2
+    assert payout_provider.sends == [payout.reference]
+
+
+def test_a_failure_reported_later_is_recorded(api, employer, employee, payout_provider):
+    payout_provider.faults.fail_later = 1
+    job, _ = complete(api, employer, employee)
+    assert job["payout"]["status"] == "failed"
+    assert job["payout"]["failure_reason"] == "Recipient account limit reached"
+
+
+def test_without_a_callback_the_sweep_asks_for_the_outcome(
+    api, settings, employer, employee, payout_provider
+):
+    payout_provider.faults.hold_callbacks = True
+    _, payout = complete(api, employer, employee)
+    assert payout.status == "processing"
+    assert payout_sweep() == 0  # not stuck yet
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    assert payout_sweep() == 1
+    assert MobileMoneyPayout.objects.get().status == "completed"
+    assert payout_provider.sends == [payout.reference]
+
+
+def test_a_duplicated_callback_changes_nothing(api, employer, employee, payout_provider):
+    payout_provider.faults.duplicate_callbacks = True
+    _, payout = complete(api, employer, employee)
+    assert payout.status == "completed"
+    assert payout_provider.sends == [payout.reference]
+
+
+@pytest.mark.parametrize("late", ["accepted", "failed", "completed", "bogus"])
+def test_a_decided_outcome_never_changes(api, employer, employee, late):
+    _, payout = complete(api, employer, employee)
+    decided = (payout.status, payout.completed_at, payout.transaction_reference)
+    payouts.payout_apply_result(
+        reference=payout.reference, result=PayoutResult(late, "OTHER", "late news")
+    )
+    payout.refresh_from_db()
+    assert (payout.status, payout.completed_at, payout.transaction_reference) == decided
+
+
+def test_a_failed_payout_stays_failed_after_a_late_success(
+    api, employer, employee, payout_provider
+):
+    payout_provider.faults.reject = 1
+    _, payout = complete(api, employer, employee)
+    payouts.payout_apply_result(reference=payout.reference, result=PayoutResult("completed", "X"))
+    assert MobileMoneyPayout.objects.get().status == "failed"
+
+
+def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(db, settings, payout_provider):
+    from escrow.tasks import ledger_sweep
+    from jobs.services import job_complete
+    from tests.factories import EmployeeFactory, EmployerFactory
+    from tests.services.test_outbound import job_in_progress
+
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    job = job_in_progress(EmployerFactory(), EmployeeFactory())
+    job_complete(job_id=job.pk)
+    ledger_sweep()
+    payout = MobileMoneyPayout.objects.get()
+    assert (payout.status, payout_provider.sends) == ("pending", [])
+    payout_sweep()
+    payout_sweep()
+    assert MobileMoneyPayout.objects.get().status == "completed"
+    assert payout_provider.sends == [payout.reference]
