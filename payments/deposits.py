@@ -24,9 +24,8 @@ class C2BPayment:
 
 def callback_store(*, kind: str, body: bytes, remote_addr: str | None) -> ProviderCallback:
     """Keep the raw callback before anything trusts it; committed on its own."""
-    return ProviderCallback.objects.create(
-        kind=kind, body=body.decode("utf-8", errors="replace"), remote_addr=remote_addr
-    )
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # PostgreSQL: no NULs
+    return ProviderCallback.objects.create(kind=kind, body=text, remote_addr=remote_addr)
 
 
 def callback_outcome(callback: ProviderCallback, outcome: str) -> None:
