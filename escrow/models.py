@@ -3,6 +3,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThanOrEqual
 
 from kazi.states import StateMachine
 
@@ -11,6 +13,12 @@ ZERO = Decimal("0.00")
 
 def money_field(**kwargs: object) -> models.DecimalField:
     return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+def exact_cents(expression: models.Expression) -> Round:
+    """Arithmetic on money columns for check constraints: SQLite computes it in floating point
+    (10 + 12.87 != 22.87), so round to cents before comparing; exact on PostgreSQL anyway."""
+    return Round(expression, 2)
 
 
 class EscrowStatus(models.TextChoices):
@@ -80,7 +88,10 @@ class EscrowContract(models.Model):
             models.CheckConstraint(
                 condition=Q(released_amount__gte=0)
                 & Q(refunded_amount__gte=0)
-                & Q(funded_amount__gte=F("released_amount") + F("refunded_amount")),
+                & GreaterThanOrEqual(
+                    exact_cents(F("funded_amount") - F("released_amount") - F("refunded_amount")),
+                    0,
+                ),
                 name="escrow_outflows_within_funding",
             ),
             models.CheckConstraint(

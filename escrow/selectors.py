@@ -13,7 +13,8 @@ def escrow_transactions(*, escrow: EscrowContract) -> list[LedgerOperation]:
 
 
 def total(queryset: object, field: str) -> Decimal:
-    return queryset.aggregate(total=Sum(field))["total"] or ZERO
+    """A sum of money, exact to the cent (SQLite sums decimals in floating point)."""
+    return (queryset.aggregate(total=Sum(field))["total"] or ZERO).quantize(ZERO)
 
 
 def escrow_totals() -> dict[str, Decimal]:

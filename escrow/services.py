@@ -72,9 +72,10 @@ def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -
         if escrow.employee_id:
             _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(escrow.employee))
     _enqueue(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
-    escrow.funded_amount = F("funded_amount") + amount
+    # Decimal arithmetic under the row lock: exact on every database (SQLite computes F() sums
+    # of decimals in floating point).
+    escrow.funded_amount += amount
     escrow.save(update_fields=["funded_amount", "updated_at"])
-    escrow.refresh_from_db(fields=["funded_amount"])
     if escrow.funded_amount == escrow.amount:
         ESCROW_MACHINE.apply(escrow, "fund")
         escrow.funded_at = timezone.now()

@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.lookups import Exact
 
-from escrow.models import ZERO, money_field
+from escrow.models import ZERO, exact_cents, money_field
 from kazi.states import StateMachine
 
 
@@ -67,7 +68,7 @@ class MpesaDeposit(models.Model):
             models.CheckConstraint(
                 condition=Q(credited_amount__gte=0)
                 & Q(surplus_amount__gte=0)
-                & Q(amount=F("credited_amount") + F("surplus_amount"))
+                & Exact(exact_cents(F("amount") - F("credited_amount") - F("surplus_amount")), 0)
                 | Q(escrow_contract__isnull=True, credited_amount=0, surplus_amount=0),
                 name="deposit_split_adds_up",
             ),

@@ -3,15 +3,17 @@ from decimal import Decimal
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 
-from escrow.models import EscrowContract
+from escrow.models import EscrowContract, exact_cents
 from escrow.selectors import escrow_totals, total
 from payments.models import DepositStatus, MpesaDeposit
 
 
 def escrows_not_matching_their_deposits() -> list[str]:
     """Escrows whose funded amount differs from the deposits credited to them (should be none)."""
-    credited = Coalesce(
-        Sum("deposits__credited_amount"), Value(Decimal("0.00")), output_field=DecimalField()
+    credited = exact_cents(
+        Coalesce(
+            Sum("deposits__credited_amount"), Value(Decimal("0.00")), output_field=DecimalField()
+        )
     )
     return list(
         EscrowContract.objects.annotate(credited=credited)

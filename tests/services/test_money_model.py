@@ -1,0 +1,253 @@
+"""A stateful model of the books (MONEY-SAFETY, Methods 2): Hypothesis drives random sequences of
+jobs, deposits (right, replayed, short, over, unknown), assignments, completions, outbound work
+with ledger and provider faults, and late provider news; after every step the database must agree
+with a simple model, and P1, P2 and P8 must hold.
+
+Outbound work queued on commit never runs in these (never-committing) tests, as if every message
+were lost: only the sweeps carry it out, which is the harshest case for P6."""
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from escrow.ledger import get_ledger
+from escrow.models import EscrowContract, LedgerOperation
+from escrow.tasks import ledger_sweep
+from jobs import services as jobs
+from jobs.models import JobApplication, JobListing
+from kazi.errors import Conflict
+from kazi.money import to_chain
+from payments import deposits, payouts
+from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
+from payments.providers import PayoutResult, get_payout_provider
+from payments.tasks import payout_sweep
+from tests.conftest import assert_books_balance
+from tests.factories import EmployeeFactory, EmployerFactory
+
+ZERO = Decimal("0.00")
+LEGAL_PAIRS = {
+    ("open", "pending_deposit"),
+    ("open", "funded"),
+    ("assigned", "pending_deposit"),
+    ("in_progress", "in_progress"),
+    ("completed", "completed"),
+    ("completed", "released"),
+}
+amounts = st.integers(min_value=1000, max_value=500_000).map(lambda c: Decimal(c) / 100)
+
+
+def on_chain_escrows():
+    created = LedgerOperation.objects.filter(kind="create", status="succeeded")
+    return EscrowContract.objects.filter(operations__in=created)
+
+
+class Books(RuleBasedStateMachine):
+    jobs = Bundle("jobs")
+    payments = Bundle("payments")
+
+    def __init__(self, configure) -> None:
+        super().__init__()
+        configure()  # a fresh ledger and provider for this example
+        for model in (
+            MobileMoneyPayout,
+            MpesaDeposit,
+            ProviderCallback,
+            LedgerOperation,
+            EscrowContract,
+            JobApplication,
+            JobListing,
+        ):
+            model.objects.all().delete()
+        self.employer = EmployerFactory()
+        self.ids = itertools.count()
+        self.expected: dict[int, dict] = {}  # job id -> funded, surplus
+        self.unmatched = ZERO
+        self.paid: set[str] = set()
+
+    def new_trans_id(self) -> str:
+        return f"TX{next(self.ids):08d}"
+
+    def pay(self, reference: str, amount: Decimal, trans_id: str):
+        payment = deposits.C2BPayment(trans_id, amount, reference, "2547 ***** 678", "", "")
+        return deposits.deposit_record_c2b(payment=payment, callback=None)
+
+    @rule(target=jobs, budget=amounts)
+    def post_job(self, budget):
+        job = jobs.job_create(employer=self.employer, title="T", description="D", budget=budget)
+        self.expected[job.pk] = {"funded": ZERO, "surplus": ZERO, "budget": budget}
+        return job.pk
+
+    @rule(
+        target=payments, job_id=jobs, how=st.sampled_from(["exact", "short", "over"]), extra=amounts
+    )
+    def deposit(self, job_id, how, extra):
+        escrow = EscrowContract.objects.get(job_listing_id=job_id)
+        expected = self.expected[job_id]
+        remaining = escrow.remaining_amount
+        amount = {"exact": remaining, "short": remaining / 2, "over": remaining + extra}[how]
+        amount = max(amount.quantize(Decimal("0.01")), Decimal("1.00"))
+        trans_id = self.new_trans_id()
+        self.pay(escrow.contract_id.lower(), amount, trans_id)
+        credited = min(amount, remaining)
+        expected["funded"] += credited
+        expected["surplus"] += amount - credited
+        return (trans_id, escrow.contract_id, amount)
+
+    @rule(payment=payments)
+    def replay(self, payment):
+        trans_id, reference, amount = payment
+        first = MpesaDeposit.objects.get(transaction_reference=trans_id)
+        assert self.pay(reference, amount, trans_id) == first
+
+    @rule(amount=amounts)
+    def deposit_to_an_unknown_reference(self, amount):
+        self.pay("ESCROW_0000000Z", amount, self.new_trans_id())
+        self.unmatched += amount
+
+    @rule(job_id=jobs)
+    def assign(self, job_id):
+        job = JobListing.objects.get(pk=job_id)
+        worker = EmployeeFactory()
+        if job.status == "open":
+            jobs.job_apply(job_id=job_id, employee=worker)
+            jobs.job_assign(job_id=job_id, employee_id=worker.pk)
+        else:
+            with pytest.raises(Conflict):
+                jobs.job_apply(job_id=job_id, employee=worker)
+
+    @rule(job_id=jobs)
+    def complete(self, job_id):
+        job = JobListing.objects.get(pk=job_id)
+        if job.status == "in_progress":
+            jobs.job_complete(job_id=job_id)
+        else:
+            with pytest.raises(Conflict):
+                jobs.job_complete(job_id=job_id)
+
+    @rule(
+        ledger_fault=st.sampled_from([None, "fail_before_apply", "lose_answer_after_apply"]),
+        payout_fault=st.sampled_from(
+            [None, "lose_answer", "fail_later", "hold_callbacks", "duplicate_callbacks", "reject"]
+        ),
+    )
+    def run_outbound_work(self, ledger_fault, payout_fault):
+        ledger, provider = get_ledger(), get_payout_provider()
+        if ledger_fault:
+            setattr(ledger.faults, ledger_fault, 1)
+        if payout_fault in {"hold_callbacks", "duplicate_callbacks"}:
+            setattr(provider.faults, payout_fault, True)
+        elif payout_fault:
+            setattr(provider.faults, payout_fault, 1)
+        ledger_sweep()
+        payout_sweep()
+        ledger.faults.__init__()
+        provider.faults.__init__()
+
+    @precondition(lambda self: MobileMoneyPayout.objects.exists())
+    @rule(news=st.sampled_from(["accepted", "completed", "failed"]), data=st.data())
+    def late_provider_news(self, news, data):
+        references = sorted(MobileMoneyPayout.objects.values_list("reference", flat=True))
+        reference = data.draw(st.sampled_from(references))
+        payouts.payout_apply_result(reference=reference, result=PayoutResult(news, "LATE"))
+
+    @invariant()
+    def books_balance_and_match_the_model(self):
+        assert_books_balance()
+        for job_id, expected in self.expected.items():
+            escrow = EscrowContract.objects.get(job_listing_id=job_id)
+            assert escrow.funded_amount == expected["funded"]
+            assert escrow.funded_amount <= escrow.amount
+            surplus = sum(d.surplus_amount for d in escrow.deposits.all())
+            assert surplus == expected["surplus"]
+        unmatched = MpesaDeposit.objects.filter(escrow_contract__isnull=True)
+        assert sum(d.amount for d in unmatched) == self.unmatched
+
+    @invariant()
+    def each_provider_transaction_applied_once(self):
+        ids = list(MpesaDeposit.objects.values_list("transaction_reference", flat=True))
+        assert len(ids) == len(set(ids))
+        keys = get_ledger().applied_operations()
+        assert len(keys) == len(set(keys))
+        for escrow in on_chain_escrows():
+            on_chain = get_ledger().get(escrow.contract_id)
+            assert on_chain.funded <= to_chain(escrow.funded_amount)
+            assert on_chain.released <= to_chain(escrow.released_amount)
+
+    @invariant()
+    def states_are_legal_and_payouts_final(self):
+        for job in JobListing.objects.select_related("escrow"):
+            assert (job.status, job.escrow.status) in LEGAL_PAIRS
+        for payout in MobileMoneyPayout.objects.all():
+            assert payout.escrow_contract.status == "released"
+            if payout.reference in self.paid:
+                assert payout.status == "completed"
+            if payout.status == "completed":
+                self.paid.add(payout.reference)
+        per_escrow = MobileMoneyPayout.objects.values_list("escrow_contract", flat=True)
+        assert len(per_escrow) == len(set(per_escrow))
+
+    def teardown(self):
+        # Quiesce: with no faults, the sweeps finish everything and the ledger agrees with us.
+        for _ in range(3):
+            ledger_sweep()
+            payout_sweep()
+        for escrow in on_chain_escrows():
+            on_chain = get_ledger().get(escrow.contract_id)
+            assert on_chain.funded == to_chain(escrow.funded_amount)
+            assert on_chain.released == to_chain(escrow.released_amount)
+        assert not MobileMoneyPayout.objects.filter(status__in=["pending", "processing"]).exists()
+
+
+@pytest.fixture
+def fresh_world(settings, tmp_path):
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    counter = itertools.count()
+
+    def configure():
+        n = next(counter)
+        settings.LOCAL_LEDGER_PATH = tmp_path / f"ledger-{n}.sqlite3"
+        settings.LOCAL_PAYOUT_PATH = tmp_path / f"payouts-{n}.sqlite3"
+        get_ledger.cache_clear()
+        get_payout_provider.cache_clear()
+
+    return configure
+
+
+HYPOTHESIS = settings(
+    max_examples=30,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def test_the_books_hold_under_any_sequence(db, fresh_world):
+    run_state_machine_as_test(lambda: Books(fresh_world), settings=HYPOTHESIS)
+
+
+def test_the_model_catches_money_that_goes_missing(db, fresh_world, monkeypatch):
+    """The checker is not vacuous: a credit that never reaches the escrow must be caught."""
+    monkeypatch.setattr(jobs.escrow_services, "escrow_credit", lambda **kwargs: None)
+    with pytest.raises(AssertionError, match="books do not balance"):
+        run_state_machine_as_test(
+            lambda: Books(fresh_world),
+            settings=settings(
+                HYPOTHESIS,
+                max_examples=20,
+                derandomize=True,
+                database=None,
+                phases=[Phase.generate],
+            ),
+        )
