@@ -40,7 +40,6 @@ ESCROW_MACHINE = StateMachine(
         (EscrowStatus.COMPLETED, "confirm_release"): EscrowStatus.RELEASED,
         (EscrowStatus.PENDING_DEPOSIT, "refund"): EscrowStatus.REFUNDED,
         (EscrowStatus.FUNDED, "refund"): EscrowStatus.REFUNDED,
-        (EscrowStatus.IN_PROGRESS, "refund"): EscrowStatus.REFUNDED,
     },
 )
 

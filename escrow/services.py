@@ -94,6 +94,15 @@ def escrow_start(*, escrow: EscrowContract) -> None:
     escrow.save(update_fields=["status", "updated_at"])
 
 
+def escrow_refund(*, escrow: EscrowContract) -> None:
+    """Whatever the escrow holds becomes owed back to the employer."""
+    ESCROW_MACHINE.apply(escrow, "refund")
+    escrow.refunded_amount = escrow.held_amount
+    escrow.save(update_fields=["status", "refunded_amount", "updated_at"])
+    if escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
+        _enqueue(escrow, LedgerOperationKind.REFUND)
+
+
 def escrow_complete(*, escrow: EscrowContract) -> None:
     ESCROW_MACHINE.apply(escrow, "complete")
     escrow.save(update_fields=["status", "updated_at"])

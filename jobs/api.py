@@ -143,3 +143,11 @@ class JobCompleteApi(APIView):
         owned_job(request, job_id)
         services.job_complete(job_id=job_id)
         return job_response(request, job_id)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses={200: JobOutputSerializer}, examples=[JOB_EXAMPLE])
+    def post(self, request: Request, job_id: int) -> Response:
+        owned_job(request, job_id)
+        services.job_cancel(job_id=job_id)
+        return job_response(request, job_id)

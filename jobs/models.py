@@ -15,7 +15,9 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# open -> assigned (employee chosen) -> in_progress (and escrow funded) -> completed
+# open -> assigned (employee chosen) -> in_progress (and escrow funded) -> completed; the employer
+# may cancel before work starts (the escrow is refunded). Once work started, only a dispute
+# (not built yet) can stop it.
 JOB_MACHINE = StateMachine(
     "job",
     {
@@ -24,7 +26,6 @@ JOB_MACHINE = StateMachine(
         (JobStatus.IN_PROGRESS, "complete"): JobStatus.COMPLETED,
         (JobStatus.OPEN, "cancel"): JobStatus.CANCELLED,
         (JobStatus.ASSIGNED, "cancel"): JobStatus.CANCELLED,
-        (JobStatus.IN_PROGRESS, "cancel"): JobStatus.CANCELLED,
     },
 )
 

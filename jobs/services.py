@@ -93,6 +93,16 @@ def job_complete(*, job_id: int) -> JobListing:
     return job
 
 
+@transaction.atomic
+def job_cancel(*, job_id: int) -> JobListing:
+    """The employer withdraws a job before work starts; anything deposited is refunded."""
+    job, escrow = _locked(job_id)
+    JOB_MACHINE.apply(job, "cancel")
+    job.save()
+    escrow_services.escrow_refund(escrow=escrow)
+    return job
+
+
 def job_credit_deposit(
     *, job: JobListing, escrow: EscrowContract, amount: Decimal, source_key: str
 ) -> None:

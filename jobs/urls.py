@@ -11,4 +11,5 @@ urlpatterns = [
     path("<id:job_id>/apply/", api.JobApplyApi.as_view(), name="job-apply"),
     path("<id:job_id>/applications/", api.JobApplicationsApi.as_view(), name="job-applications"),
     path("<id:job_id>/complete/", api.JobCompleteApi.as_view(), name="job-complete"),
+    path("<id:job_id>/cancel/", api.JobCancelApi.as_view(), name="job-cancel"),
 ]

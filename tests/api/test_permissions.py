@@ -17,6 +17,7 @@ ENDPOINTS = {
     "apply": ("post", "/api/jobs/{id}/apply/", {}),
     "applications": ("get", "/api/jobs/{id}/applications/", None),
     "complete": ("post", "/api/jobs/{id}/complete/", None),
+    "cancel": ("post", "/api/jobs/{id}/cancel/", None),
 }
 
 # An open, funded job with one application (by "applicant").
@@ -28,6 +29,7 @@ OPEN_JOB = {
     "apply": [401, 403, 404, 409, 201],
     "applications": [401, 200, 404, 403, 403],
     "complete": [401, 409, 404, 403, 403],
+    "cancel": [401, 200, 404, 403, 403],
 }
 # The same job once "applicant" is assigned: others' employees no longer see it.
 ASSIGNED_JOB = {
@@ -38,6 +40,7 @@ ASSIGNED_JOB = {
     "apply": [401, 403, 404, 409, 404],
     "applications": [401, 200, 404, 403, 404],
     "complete": [401, 200, 404, 403, 404],
+    "cancel": [401, 409, 404, 403, 404],
 }
 
 

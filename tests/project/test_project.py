@@ -55,6 +55,7 @@ def test_schema_documents_every_endpoint_with_examples(api):
         "/api/jobs/{job_id}/apply/",
         "/api/jobs/{job_id}/applications/",
         "/api/jobs/{job_id}/complete/",
+        "/api/jobs/{job_id}/cancel/",
         "/api/callbacks/mpesa/deposit/",
         "/api/health/",
     ]:

@@ -44,6 +44,7 @@ LEGAL_PAIRS = {
     ("in_progress", "in_progress"),
     ("completed", "completed"),
     ("completed", "released"),
+    ("cancelled", "refunded"),
 }
 amounts = st.integers(min_value=1000, max_value=500_000).map(lambda c: Decimal(c) / 100)
 
@@ -136,6 +137,15 @@ class Books(RuleBasedStateMachine):
             with pytest.raises(Conflict):
                 jobs.job_complete(job_id=job_id)
 
+    @rule(job_id=jobs)
+    def cancel(self, job_id):
+        job = JobListing.objects.get(pk=job_id)
+        if job.status in {"open", "assigned"}:
+            jobs.job_cancel(job_id=job_id)
+        else:
+            with pytest.raises(Conflict):
+                jobs.job_cancel(job_id=job_id)
+
     @rule(
         ledger_fault=st.sampled_from([None, "fail_before_apply", "lose_answer_after_apply"]),
         payout_fault=st.sampled_from(
@@ -184,6 +194,7 @@ class Books(RuleBasedStateMachine):
             on_chain = get_ledger().get(escrow.contract_id)
             assert on_chain.funded <= to_chain(escrow.funded_amount)
             assert on_chain.released <= to_chain(escrow.released_amount)
+            assert on_chain.refunded <= to_chain(escrow.refunded_amount)
 
     @invariant()
     def states_are_legal_and_payouts_final(self):
@@ -207,6 +218,7 @@ class Books(RuleBasedStateMachine):
             on_chain = get_ledger().get(escrow.contract_id)
             assert on_chain.funded == to_chain(escrow.funded_amount)
             assert on_chain.released == to_chain(escrow.released_amount)
+            assert on_chain.refunded == to_chain(escrow.refunded_amount)
         assert not MobileMoneyPayout.objects.filter(status__in=["pending", "processing"]).exists()
 
 

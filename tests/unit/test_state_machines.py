@@ -19,7 +19,6 @@ LEGAL = {
             ("in_progress", "complete"): "completed",
             ("open", "cancel"): "cancelled",
             ("assigned", "cancel"): "cancelled",
-            ("in_progress", "cancel"): "cancelled",
         },
     ),
     "escrow": (
@@ -32,7 +31,6 @@ LEGAL = {
             ("completed", "confirm_release"): "released",
             ("pending_deposit", "refund"): "refunded",
             ("funded", "refund"): "refunded",
-            ("in_progress", "refund"): "refunded",
         },
     ),
     "payout": (
