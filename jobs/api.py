@@ -17,6 +17,8 @@ from jobs.serializers import (
     JobUpdateInputSerializer,
 )
 from kazi.errors import Forbidden
+from payments.serializers import DepositRequestSerializer, StkRequestOutputSerializer
+from payments.stk import stk_request
 
 
 class JobFilter(filters.FilterSet):
@@ -151,3 +153,37 @@ class JobCancelApi(APIView):
         owned_job(request, job_id)
         services.job_cancel(job_id=job_id)
         return job_response(request, job_id)
+
+
+class JobDepositApi(APIView):
+    """Send an M-Pesa payment prompt (STK push) to the employer's phone for this job's escrow."""
+
+    @extend_schema(
+        request=DepositRequestSerializer,
+        responses={201: StkRequestOutputSerializer},
+        examples=[
+            OpenApiExample("Prompt my phone", request_only=True, value={}),
+            OpenApiExample(
+                "Prompt",
+                response_only=True,
+                value={
+                    "checkout_request_id": "ws_CO_191220191020363925",
+                    "status": "pending",
+                    "amount": "1500.00",
+                    "phone_number": "+254712345678",
+                    "result_message": "",
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        job = owned_job(request, job_id)
+        data = DepositRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        prompt = stk_request(
+            escrow=job.escrow,
+            user=request.user,
+            phone_number=data.validated_data.get("phone_number", request.user.phone_number),
+            amount=data.validated_data.get("amount"),
+        )
+        return Response(StkRequestOutputSerializer(prompt).data, status=status.HTTP_201_CREATED)

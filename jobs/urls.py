@@ -12,4 +12,5 @@ urlpatterns = [
     path("<id:job_id>/applications/", api.JobApplicationsApi.as_view(), name="job-applications"),
     path("<id:job_id>/complete/", api.JobCompleteApi.as_view(), name="job-complete"),
     path("<id:job_id>/cancel/", api.JobCancelApi.as_view(), name="job-cancel"),
+    path("<id:job_id>/deposit/", api.JobDepositApi.as_view(), name="job-deposit"),
 ]

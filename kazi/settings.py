@@ -137,6 +137,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULE = {
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
     "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
+    "mpesa-reconcile": {"task": "payments.tasks.mpesa_reconcile", "schedule": 60.0},
 }
 # Rows waiting longer than this are considered stuck and are dispatched again by the sweep.
 OUTBOUND_STUCK_AFTER = timedelta(seconds=int(env("OUTBOUND_STUCK_AFTER_SECONDS", "120")))
@@ -182,7 +183,24 @@ STELLAR_PAYOUT_ACCOUNT = required(
 )
 
 # --- M-Pesa (Daraja) ---
+# "local": an in-process Daraja that speaks the real wire formats; "sandbox" or "production".
+MPESA_ENV = env("MPESA_ENV", "local")
+LOCAL_DARAJA_PATH = Path(env("LOCAL_DARAJA_PATH", str(VAR_DIR / "daraja.sqlite3")))
 MPESA_SHORTCODE = required("MPESA_SHORTCODE", "600000")
+MPESA_CONSUMER_KEY = required("MPESA_CONSUMER_KEY", "local-consumer-key")
+MPESA_CONSUMER_SECRET = required("MPESA_CONSUMER_SECRET", "local-consumer-secret")
+MPESA_PASSKEY = required("MPESA_PASSKEY", "local-passkey")
+MPESA_INITIATOR_NAME = required("MPESA_INITIATOR_NAME", "kazi-initiator")
+MPESA_SECURITY_CREDENTIAL = required("MPESA_SECURITY_CREDENTIAL", "local-security-credential")
+# Where Safaricom reaches our callbacks, and an optional secret it must send back (?token=...).
+MPESA_CALLBACK_BASE_URL = required("MPESA_CALLBACK_BASE_URL", "http://127.0.0.1:8000")
+MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN")
+MPESA_C2B_RESPONSE_TYPE = env("MPESA_C2B_RESPONSE_TYPE", "Completed")
+# An STK push with no callback after this long is resolved by the STK query API.
+MPESA_STK_TIMEOUT = timedelta(seconds=int(env("MPESA_STK_TIMEOUT_SECONDS", "180")))
+MPESA_HTTP_TIMEOUT = float(env("MPESA_HTTP_TIMEOUT_SECONDS", "10"))
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none is.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Safaricom's published callback source addresses; loopback is added on the embedded default.
 SAFARICOM_CALLBACK_IPS = (
     "196.201.214.200,196.201.214.206,196.201.213.114,196.201.214.207,196.201.214.208,"

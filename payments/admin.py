@@ -1,9 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kazi.admin_mixins import ReadOnlyMoneyAdmin
-from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
+from kazi.errors import Conflict
+from payments import reversals
+from payments.models import (
+    MobileMoneyPayout,
+    MpesaDeposit,
+    MpesaReversal,
+    ProviderCallback,
+    StkPushRequest,
+)
 
 
 class UnmatchedFilter(admin.SimpleListFilter):
@@ -26,6 +34,19 @@ class UnmatchedFilter(admin.SimpleListFilter):
 
 @admin.register(MpesaDeposit)
 class MpesaDepositAdmin(ReadOnlyMoneyAdmin):
+    actions = ["return_money"]
+
+    @admin.action(description="Return what is owed back by M-Pesa reversal")
+    def return_money(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for deposit in queryset:
+            try:
+                reversals.reversal_request(deposit_id=deposit.pk, requested_by=request.user)
+                done += 1
+            except Conflict as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"{done} reversal(s) recorded and sent.")
+
     list_display = [
         "transaction_reference",
         "bill_ref_number",
@@ -66,3 +87,25 @@ class ProviderCallbackAdmin(ReadOnlyMoneyAdmin):
     list_display = ["id", "kind", "remote_addr", "outcome", "received_at"]
     list_filter = ["kind", "received_at"]
     search_fields = ["body", "outcome"]
+
+
+@admin.register(StkPushRequest)
+class StkPushRequestAdmin(ReadOnlyMoneyAdmin):
+    list_display = [
+        "checkout_request_id",
+        "escrow_contract",
+        "phone_number",
+        "amount",
+        "status",
+        "result_code",
+        "created_at",
+    ]
+    list_filter = ["status", "result_code", "created_at"]
+    search_fields = ["checkout_request_id", "escrow_contract__contract_id", "phone_number"]
+
+
+@admin.register(MpesaReversal)
+class MpesaReversalAdmin(ReadOnlyMoneyAdmin):
+    list_display = ["deposit", "amount", "status", "conversation_id", "result_code", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["deposit__transaction_reference", "conversation_id"]

@@ -1,96 +1,265 @@
+"""M-Pesa callbacks. Each is stored raw before anything trusts it, checked (source address, URL
+token), parsed, and answered in Daraja's format."""
+
 import json
 import logging
+import math
+from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import deposits
-from payments.callback_security import mpesa_source_allowed, source_address
-from payments.models import ProviderCallback
-from payments.serializers import C2BConfirmationSerializer
+from escrow.models import EscrowContract
+from escrow.references import normalise_reference
+from payments import deposits, reversals, stk
+from payments.callback_security import mpesa_callback_refusal, source_address
+from payments.models import ProviderCallback, StkPushRequest
+from payments.serializers import (
+    C2BPaymentSerializer,
+    ReversalEnvelopeSerializer,
+    StkEnvelopeSerializer,
+)
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+DARAJA_ANSWERS = {
+    200: OpenApiResponse(description="Daraja acknowledgement"),
+    400: OpenApiResponse(description="Unreadable payload, in Daraja's format"),
+    403: OpenApiResponse(description="Source address or URL token not allowed"),
+}
+C2B_EXAMPLE = OpenApiExample(
+    "Pay Bill payment",
+    request_only=True,
+    value={
+        "TransactionType": "Pay Bill",
+        "TransID": "RKTQDM7W6S",
+        "TransTime": "20261123101500",
+        "TransAmount": "1500.00",
+        "BusinessShortCode": "600000",
+        "BillRefNumber": "ESCROW_7KQ2M9XD",
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": "2547 ***** 678",
+        "FirstName": "Wanjiku",
+    },
+)
 
 
-def daraja_rejection(code: str, description: str, http_status: int) -> Response:
+def daraja_answer(code: str | int, description: str, http_status: int = 200) -> Response:
     return Response({"ResultCode": code, "ResultDesc": description}, status=http_status)
 
 
-class MpesaC2BConfirmationApi(APIView):
-    """Safaricom tells us money arrived on our Pay Bill. The money has moved already, so anything
-    we can read is recorded (unknown references are kept as unmatched), once per TransID."""
+class DarajaCallbackApi(APIView):
+    """Store, check, parse; subclasses say what the payload means."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = []
+    kind: str
+    serializer_class: type[serializers.Serializer]
+    bad_field_codes: dict[str, str] = {}
+
+    def post(self, request: Request) -> Response:
+        address = source_address(request)
+        callback = deposits.callback_store(
+            kind=self.kind, body=request._request.body, remote_addr=address
+        )
+        if refusal := mpesa_callback_refusal(request, address):
+            deposits.callback_outcome(callback, f"rejected: {refusal}")
+            log.warning("M-Pesa %s callback refused: %s", self.kind, refusal)
+            return daraja_answer("C2B00016", "Rejected", status.HTTP_403_FORBIDDEN)
+        try:
+            payload = json.loads(callback.body)
+        except ValueError:
+            deposits.callback_outcome(callback, "rejected: malformed JSON")
+            return daraja_answer("C2B00016", "Malformed JSON", status.HTTP_400_BAD_REQUEST)
+        data = self.serializer_class(data=payload)
+        if not data.is_valid():
+            errors = data.errors if isinstance(data.errors, dict) else {}
+            deposits.callback_outcome(callback, f"rejected: {json.dumps(errors)[:180]}")
+            code = next((c for f, c in self.bad_field_codes.items() if f in errors), "C2B00016")
+            return daraja_answer(code, "Rejected: " + ", ".join(errors), 400)
+        outcome, response = self.process(data.validated_data, callback)
+        deposits.callback_outcome(callback, outcome)
+        return response
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        raise NotImplementedError
+
+
+class MpesaC2BConfirmationApi(DarajaCallbackApi):
+    """Safaricom tells us money arrived on our Pay Bill. The money has moved already, so anything
+    we can read is recorded (unknown references are kept as unmatched), once per TransID."""
+
+    kind = ProviderCallback.Kind.MPESA_C2B_CONFIRMATION
+    serializer_class = C2BPaymentSerializer
+    bad_field_codes = {"TransAmount": "C2B00013"}
 
     @extend_schema(
-        request=C2BConfirmationSerializer,
-        responses={
-            200: OpenApiResponse(description="Daraja acknowledgement"),
-            400: OpenApiResponse(description="Unreadable payload, in Daraja's format"),
-            403: OpenApiResponse(description="Source address not allowed"),
-        },
+        request=C2BPaymentSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[C2B_EXAMPLE, OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        payment = deposits.ReceivedPayment(
+            trans_id=data["TransID"],
+            amount=data["TransAmount"],
+            bill_ref_number=data.get("BillRefNumber", ""),
+            msisdn=data.get("MSISDN", ""),
+            payer_name=" ".join(
+                data.get(part, "") for part in ("FirstName", "MiddleName", "LastName")
+            ).strip(),
+            trans_time=data.get("TransTime", ""),
+        )
+        deposit = deposits.deposit_record(payment=payment, callback=callback)
+        return deposits.deposit_summary(deposit), Response(ACCEPTED)
+
+
+class MpesaC2BValidationApi(DarajaCallbackApi):
+    """Before M-Pesa completes a Pay Bill payment it asks whether to accept it: we refuse an
+    unknown account (C2B00012) and an amount the escrow does not need (C2B00013)."""
+
+    kind = ProviderCallback.Kind.MPESA_C2B_VALIDATION
+    serializer_class = C2BPaymentSerializer
+    bad_field_codes = {"TransAmount": "C2B00013"}
+
+    @extend_schema(
+        request=C2BPaymentSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[
+            C2B_EXAMPLE,
+            OpenApiExample(
+                "Accept", response_only=True, value={"ResultCode": "0", "ResultDesc": "Accepted"}
+            ),
+            OpenApiExample(
+                "Unknown account",
+                response_only=True,
+                value={"ResultCode": "C2B00012", "ResultDesc": "Rejected"},
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        reference = normalise_reference(data.get("BillRefNumber", ""))
+        escrow = EscrowContract.objects.filter(contract_id=reference).first()
+        if escrow is None:
+            return "rejected: unknown account", daraja_answer("C2B00012", "Rejected")
+        amount, owed = data["TransAmount"], escrow.remaining_amount
+        # M-Pesa moves whole shillings: a budget with cents is met by rounding up.
+        if amount < 1 or amount > math.ceil(owed):
+            return (
+                f"rejected: KES {amount} for {escrow} which needs {owed}",
+                daraja_answer("C2B00013", "Rejected"),
+            )
+        return f"accepted for {escrow}", daraja_answer("0", "Accepted")
+
+
+def _metadata(callback: dict) -> dict[str, Any]:
+    items = callback.get("CallbackMetadata", {}).get("Item", [])
+    return {item["Name"]: item.get("Value") for item in items}
+
+
+class MpesaStkCallbackApi(DarajaCallbackApi):
+    """The outcome of an STK push prompt, once per CheckoutRequestID."""
+
+    kind = ProviderCallback.Kind.MPESA_STK
+    serializer_class = StkEnvelopeSerializer
+
+    @extend_schema(
+        request=StkEnvelopeSerializer,
+        responses=DARAJA_ANSWERS,
         examples=[
             OpenApiExample(
-                "C2B confirmation",
+                "Paid",
                 request_only=True,
                 value={
-                    "TransactionType": "Pay Bill",
-                    "TransID": "RKTQDM7W6S",
-                    "TransTime": "20261123101500",
-                    "TransAmount": "1500.00",
-                    "BusinessShortCode": "600000",
-                    "BillRefNumber": "ESCROW_7KQ2M9XD",
-                    "InvoiceNumber": "",
-                    "OrgAccountBalance": "",
-                    "ThirdPartyTransID": "",
-                    "MSISDN": "2547 ***** 678",
-                    "FirstName": "Wanjiku",
+                    "Body": {
+                        "stkCallback": {
+                            "MerchantRequestID": "29115-34620561-1",
+                            "CheckoutRequestID": "ws_CO_191220191020363925",
+                            "ResultCode": 0,
+                            "ResultDesc": "The service request is processed successfully.",
+                            "CallbackMetadata": {
+                                "Item": [
+                                    {"Name": "Amount", "Value": 1500.0},
+                                    {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                                    {"Name": "TransactionDate", "Value": 20261123102115},
+                                    {"Name": "PhoneNumber", "Value": 254712345678},
+                                ]
+                            },
+                        }
+                    }
                 },
             ),
             OpenApiExample("Accepted", response_only=True, value=ACCEPTED),
         ],
     )
     def post(self, request: Request) -> Response:
-        address = source_address(request)
-        callback = deposits.callback_store(
-            kind=ProviderCallback.Kind.MPESA_C2B_CONFIRMATION,
-            body=request._request.body,
-            remote_addr=address,
-        )
-        if not mpesa_source_allowed(address):
-            deposits.callback_outcome(callback, f"rejected: source {address} not allowed")
-            log.warning("M-Pesa callback from %s refused", address)
-            return daraja_rejection("C2B00016", "Rejected", status.HTTP_403_FORBIDDEN)
+        return super().post(request)
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        result = data["Body"]["stkCallback"]
+        checkout_id = result["CheckoutRequestID"]
+        if not StkPushRequest.objects.filter(checkout_request_id=checkout_id).exists():
+            return (
+                f"rejected: unknown CheckoutRequestID {checkout_id}",
+                daraja_answer("1", "Unknown CheckoutRequestID", status.HTTP_404_NOT_FOUND),
+            )
+        meta = _metadata(result)
         try:
-            payload = json.loads(callback.body)
+            amount = stk.parse_amount(meta.get("Amount"))
         except ValueError:
-            deposits.callback_outcome(callback, "rejected: malformed JSON")
-            return daraja_rejection("C2B00016", "Malformed JSON", status.HTTP_400_BAD_REQUEST)
-        data = C2BConfirmationSerializer(data=payload)
-        if not data.is_valid():
-            errors = data.errors if isinstance(data.errors, dict) else {}
-            deposits.callback_outcome(callback, f"rejected: {json.dumps(errors)}")
-            code = "C2B00013" if "TransAmount" in errors else "C2B00016"
-            return daraja_rejection(code, "Rejected: " + ", ".join(errors), 400)
-        payment = deposits.C2BPayment(
-            trans_id=data.validated_data["TransID"],
-            amount=data.validated_data["TransAmount"],
-            bill_ref_number=data.validated_data.get("BillRefNumber", ""),
-            msisdn=data.validated_data.get("MSISDN", ""),
-            payer_name=" ".join(
-                data.validated_data.get(part, "")
-                for part in ("FirstName", "MiddleName", "LastName")
-            ).strip(),
-            trans_time=data.validated_data.get("TransTime", ""),
+            return "rejected: bad Amount", daraja_answer("C2B00013", "Rejected", 400)
+        request = stk.stk_apply_result(
+            checkout_request_id=checkout_id,
+            result_code=str(result["ResultCode"]),
+            receipt_number=str(meta.get("MpesaReceiptNumber") or "")[:20],
+            amount=amount,
+            payer=str(meta.get("PhoneNumber") or ""),
         )
-        deposit = deposits.deposit_record_c2b(payment=payment, callback=callback)
-        deposits.callback_outcome(callback, deposits.deposit_summary(deposit))
-        return Response(ACCEPTED)
+        return f"{checkout_id}: {request.status} ({request.result_message})", Response(ACCEPTED)
+
+
+class MpesaReversalResultApi(DarajaCallbackApi):
+    """Daraja's verdict on a reversal we asked for."""
+
+    kind = ProviderCallback.Kind.MPESA_REVERSAL
+    serializer_class = ReversalEnvelopeSerializer
+
+    @extend_schema(
+        request=ReversalEnvelopeSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        result = data["Result"]
+        reversal = reversals.reversal_apply_result(
+            conversation_id=result["ConversationID"],
+            result_code=result["ResultCode"],
+            message=result.get("ResultDesc", ""),
+        )
+        if reversal is None:
+            return "rejected: unknown ConversationID", daraja_answer("1", "Unknown", 404)
+        return f"reversal of {reversal.deposit}: {reversal.status}", Response(ACCEPTED)
+
+
+class MpesaReversalTimeoutApi(MpesaReversalResultApi):
+    """Daraja queued the reversal too long; the outcome is unknown, so nothing changes: it is
+    kept on record and the reversal stays submitted for an operator to check."""
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        return f"timeout for {data['Result']['ConversationID']}", Response(ACCEPTED)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from escrow.models import EscrowContract
 from escrow.references import normalise_reference
@@ -13,13 +14,18 @@ from payments.models import DepositStatus, MpesaDeposit, ProviderCallback
 
 
 @dataclass(frozen=True)
-class C2BPayment:
+class ReceivedPayment:
+    """Money M-Pesa says we received. `trans_id` is the key it is applied once under: the C2B
+    TransID, or the STK CheckoutRequestID."""
+
     trans_id: str
     amount: Decimal
     bill_ref_number: str
     msisdn: str
     payer_name: str
     trans_time: str
+    source: str = MpesaDeposit.Source.C2B
+    receipt_number: str = ""
 
 
 def callback_store(*, kind: str, body: bytes, remote_addr: str | None) -> ProviderCallback:
@@ -32,10 +38,22 @@ def callback_outcome(callback: ProviderCallback, outcome: str) -> None:
     ProviderCallback.objects.filter(pk=callback.pk).update(outcome=outcome[:200])
 
 
+def _already_recorded(payment: ReceivedPayment) -> MpesaDeposit | None:
+    """The deposit this payment already made: same key, or the same M-Pesa receipt arriving by
+    the other route (an STK payment to a Pay Bill can also be confirmed by C2B)."""
+    receipt = payment.receipt_number or (
+        payment.trans_id if payment.source == MpesaDeposit.Source.C2B else ""
+    )
+    same = Q(transaction_reference=payment.trans_id)
+    if receipt:
+        same |= Q(receipt_number=receipt) | Q(transaction_reference=receipt)
+    return MpesaDeposit.objects.filter(same).first()
+
+
 @transaction.atomic
-def deposit_record_c2b(*, payment: C2BPayment, callback: ProviderCallback | None) -> MpesaDeposit:
-    """Apply a C2B payment once; a replayed TransID returns the deposit it created first."""
-    existing = MpesaDeposit.objects.filter(transaction_reference=payment.trans_id).first()
+def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | None) -> MpesaDeposit:
+    """Apply a payment once; a replayed key returns the deposit it created the first time."""
+    existing = _already_recorded(payment)
     if existing:
         return existing
     reference = normalise_reference(payment.bill_ref_number)
@@ -63,10 +81,17 @@ def deposit_record_c2b(*, payment: C2BPayment, callback: ProviderCallback | None
                 transaction_time=payment.trans_time[:14],
                 status=DepositStatus.COMPLETED,
                 callback=callback,
+                source=payment.source,
+                # A C2B TransID is the receipt; an STK payment's receipt arrives in its callback.
+                receipt_number=(
+                    payment.trans_id
+                    if payment.source == MpesaDeposit.Source.C2B
+                    else payment.receipt_number
+                ),
             )
     except IntegrityError:
         # The same TransID committed by a concurrent delivery while we waited for the locks.
-        existing = MpesaDeposit.objects.filter(transaction_reference=payment.trans_id).first()
+        existing = _already_recorded(payment)
         if existing is None:
             raise
         return existing

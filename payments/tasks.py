@@ -1,9 +1,11 @@
+import httpx
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from payments import payouts
-from payments.models import PayoutStatus
+from payments import payouts, reversals, stk
+from payments.daraja import DarajaUnavailable, deliver_in_process
+from payments.models import PayoutStatus, StkPushRequest, StkStatus
 from payments.providers import PayoutUnavailable, get_payout_provider
 
 _RETRY = {
@@ -41,3 +43,24 @@ def local_payout_callback(reference: str) -> None:
     """The local provider finishing a transfer and calling us back with the outcome."""
     result = get_payout_provider().settle(reference)
     payouts.payout_apply_result(reference=reference, result=result)
+
+
+@shared_task(**{**_RETRY, "autoretry_for": (DarajaUnavailable,)})
+def reversal_send(reversal_id: int) -> None:
+    reversals.reversal_send(reversal_id=reversal_id)
+
+
+@shared_task
+def mpesa_reconcile() -> int:
+    """Periodic: prompts with no callback after MPESA_STK_TIMEOUT are resolved by STK query."""
+    cutoff = timezone.now() - settings.MPESA_STK_TIMEOUT
+    stale = StkPushRequest.objects.filter(status=StkStatus.PENDING, created_at__lt=cutoff)
+    for request in stale:
+        stk.stk_resolve_by_query(stk=request)
+    return len(stale)
+
+
+@shared_task(autoretry_for=(httpx.HTTPError,), retry_backoff=2, max_retries=5)
+def daraja_deliver(url: str, payload: dict) -> None:
+    """The local Daraja calling one of our callback URLs."""
+    deliver_in_process(url, payload)

@@ -4,4 +4,14 @@ from payments import api
 
 urlpatterns = [
     path("mpesa/deposit/", api.MpesaC2BConfirmationApi.as_view(), name="mpesa-c2b-confirmation"),
+    path("mpesa/validation/", api.MpesaC2BValidationApi.as_view(), name="mpesa-c2b-validation"),
+    path("mpesa/stk/", api.MpesaStkCallbackApi.as_view(), name="mpesa-stk-callback"),
+    path(
+        "mpesa/reversal/result/", api.MpesaReversalResultApi.as_view(), name="mpesa-reversal-result"
+    ),
+    path(
+        "mpesa/reversal/timeout/",
+        api.MpesaReversalTimeoutApi.as_view(),
+        name="mpesa-reversal-timeout",
+    ),
 ]

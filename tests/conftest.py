@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
+from payments.daraja import get_daraja, get_local_daraja
 from payments.providers import get_payout_provider
 from payments.selectors import books_summary
 from tests.factories import EmployeeFactory, EmployerFactory
@@ -51,12 +52,14 @@ def _isolated_outside_world(settings, tmp_path) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
     settings.LOCAL_PAYOUT_PATH = tmp_path / "payouts.sqlite3"
-    get_ledger.cache_clear()
-    get_payout_provider.cache_clear()
+    settings.LOCAL_DARAJA_PATH = tmp_path / "daraja.sqlite3"
+    clients = [get_ledger, get_payout_provider, get_daraja, get_local_daraja]
+    for client in clients:
+        client.cache_clear()
     cache.clear()
     yield
-    get_ledger.cache_clear()
-    get_payout_provider.cache_clear()
+    for client in clients:
+        client.cache_clear()
 
 
 def assert_books_balance() -> dict:
@@ -74,6 +77,12 @@ def ledger():
 @pytest.fixture
 def payout_provider():
     return get_payout_provider()
+
+
+@pytest.fixture
+def daraja():
+    """The local Daraja behind the client (its fault switches, requests and callbacks)."""
+    return get_local_daraja()
 
 
 class Api:

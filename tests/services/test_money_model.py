@@ -81,8 +81,8 @@ class Books(RuleBasedStateMachine):
         return f"TX{next(self.ids):08d}"
 
     def pay(self, reference: str, amount: Decimal, trans_id: str):
-        payment = deposits.C2BPayment(trans_id, amount, reference, "2547 ***** 678", "", "")
-        return deposits.deposit_record_c2b(payment=payment, callback=None)
+        payment = deposits.ReceivedPayment(trans_id, amount, reference, "2547 ***** 678", "", "")
+        return deposits.deposit_record(payment=payment, callback=None)
 
     @rule(target=jobs, budget=amounts)
     def post_job(self, budget):

@@ -11,20 +11,20 @@ from escrow import services as escrow_services
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
-from payments.deposits import C2BPayment, deposit_record_c2b
+from payments.deposits import ReceivedPayment, deposit_record
 from payments.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 
 
-def payment(ref: str, amount: str = "1500.00", trans_id: str = "RKTQDM7W6S") -> C2BPayment:
-    return C2BPayment(trans_id, Decimal(amount), ref, "2547 ***** 678", "Wanjiku", "")
+def payment(ref: str, amount: str = "1500.00", trans_id: str = "RKTQDM7W6S") -> ReceivedPayment:
+    return ReceivedPayment(trans_id, Decimal(amount), ref, "2547 ***** 678", "Wanjiku", "")
 
 
 def job_in_progress(employer, employee):
     job = jobs.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
     )
-    deposit_record_c2b(payment=payment(job.escrow.contract_id), callback=None)
+    deposit_record(payment=payment(job.escrow.contract_id), callback=None)
     jobs.job_apply(job_id=job.pk, employee=employee)
     jobs.job_assign(job_id=job.pk, employee_id=employee.pk)
     return job
@@ -108,7 +108,7 @@ def test_a_rejected_operation_stops_the_escrows_queue(db, employer, employee, le
     )
     ref = job.escrow.contract_id
     ledger.create(reference=ref, amount=1, idempotency_key="someone-else")  # taken on chain
-    deposit_record_c2b(payment=payment(ref), callback=None)
+    deposit_record(payment=payment(ref), callback=None)
     escrow_services.ledger_sync(escrow_id=job.escrow.pk)
     ops = dict(LedgerOperation.objects.values_list("kind", "status"))
     assert ops == {"create": "failed", "fund": "pending"}

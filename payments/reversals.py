@@ -1,0 +1,77 @@
+"""Returning money M-Pesa brought us but no escrow needs: unmatched deposits and surpluses."""
+
+from django.db import transaction
+
+from accounts.models import User
+from kazi.errors import Conflict
+from kazi.outbound import dispatch_on_commit
+from payments.daraja import DarajaError, callback_url, get_daraja
+from payments.models import REVERSAL_MACHINE, MpesaDeposit, MpesaReversal, ReversalStatus
+
+
+def owed_back(deposit: MpesaDeposit) -> object:
+    return deposit.amount if deposit.is_unmatched else deposit.surplus_amount
+
+
+@transaction.atomic
+def reversal_request(*, deposit_id: int, requested_by: User | None) -> MpesaReversal:
+    """Record that a deposit's owed-back money is to be returned, once per deposit."""
+    deposit = MpesaDeposit.objects.select_for_update().get(pk=deposit_id)
+    if hasattr(deposit, "reversal"):
+        return deposit.reversal
+    amount = owed_back(deposit)
+    if amount <= 0:
+        raise Conflict(f"{deposit.transaction_reference}: nothing is owed back.")
+    reversal = MpesaReversal.objects.create(
+        deposit=deposit, amount=amount, requested_by=requested_by
+    )
+    from payments.tasks import reversal_send  # the tasks module imports this one
+
+    dispatch_on_commit(reversal_send, reversal.pk)
+    return reversal
+
+
+@transaction.atomic
+def reversal_send(*, reversal_id: int) -> None:
+    """Ask M-Pesa to reverse the deposit. M-Pesa reverses a transaction at most once, so a resend
+    after a lost answer cannot return the money twice. The row stays locked until the answer is
+    recorded, and the result callback is dispatched after commit, so it always finds the row."""
+    reversal = (
+        MpesaReversal.objects.select_for_update().select_related("deposit").get(pk=reversal_id)
+    )
+    if reversal.status != ReversalStatus.PENDING:
+        return
+    try:
+        answer = get_daraja().reversal(
+            trans_id=reversal.deposit.receipt_number or reversal.deposit.transaction_reference,
+            amount=reversal.amount,
+            result_url=callback_url("mpesa-reversal-result"),
+            timeout_url=callback_url("mpesa-reversal-timeout"),
+            remarks=f"Kazi Trust refund of {reversal.deposit.transaction_reference}",
+        )
+    except DarajaError as exc:
+        REVERSAL_MACHINE.apply(reversal, "fail")
+        reversal.result_code, reversal.result_message = exc.code, exc.message[:255]
+    else:
+        REVERSAL_MACHINE.apply(reversal, "submit")
+        reversal.conversation_id = answer.get("ConversationID", "")
+        reversal.originator_conversation_id = answer.get("OriginatorConversationID", "")
+    reversal.save()
+
+
+@transaction.atomic
+def reversal_apply_result(
+    *, conversation_id: str, result_code: str, message: str
+) -> MpesaReversal | None:
+    """Record M-Pesa's verdict on a reversal; repeated or late verdicts change nothing."""
+    reversal = MpesaReversal.objects.select_for_update().filter(conversation_id=conversation_id)
+    reversal = reversal.first() if conversation_id else None
+    if reversal is None:
+        return None
+    action = "succeed" if str(result_code) == "0" else "fail"
+    if REVERSAL_MACHINE.allows(reversal.status, action):
+        REVERSAL_MACHINE.apply(reversal, action)
+        reversal.result_code = str(result_code)
+        reversal.result_message = message[:255]
+        reversal.save()
+    return reversal
