@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo migrate clean
+.PHONY: run test lint format demo pay migrate clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --base-url http://127.0.0.1:$(PORT)
+
+# Pay an escrow by Pay Bill against the running server: make pay REF=ESCROW_XXXXXXXX AMOUNT=1500
+pay: $(STAMP)
+	$(PY) manage.py mpesa_pay "$(REF)" "$(AMOUNT)" --base-url http://127.0.0.1:$(PORT)
 
 clean:
 	rm -rf $(VENV) var

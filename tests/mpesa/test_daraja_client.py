@@ -1,0 +1,81 @@
+"""The Daraja client against the local Daraja: OAuth shared through the cache, typed errors."""
+
+import httpx
+import pytest
+from django.core.cache import cache
+
+from payments.daraja import DarajaError, DarajaUnavailable, get_daraja
+from payments.daraja.client import TOKEN_KEY, DarajaClient, DarajaConfig
+
+
+def test_one_token_serves_every_call_until_it_nears_expiry(daraja):
+    client = get_daraja()
+    first = client.token()
+    assert client.token() == first
+    assert DarajaClient(client.config, transport=daraja).token() == first  # another process
+    cache.delete(TOKEN_KEY)  # what the cache does 2 minutes before the 3599 s run out
+    second = client.token()
+    assert second != first
+    with daraja.store.connect() as db:
+        assert [r[0] for r in db.execute("select token from tokens")] == [second]
+
+
+def test_a_refresh_in_progress_elsewhere_is_waited_for(daraja, monkeypatch):
+    client = get_daraja()
+    cache.add("daraja:token:refreshing", "1", timeout=30)  # another process holds the lock
+    sleeps = []
+
+    def other_process_finishes(seconds):
+        sleeps.append(seconds)
+        cache.set(TOKEN_KEY, "their-token", timeout=60)
+
+    monkeypatch.setattr("payments.daraja.client.time.sleep", other_process_finishes)
+    assert client.token() == "their-token"
+    assert len(sleeps) == 1
+    with daraja.store.connect() as db:
+        assert db.execute("select count(*) from tokens").fetchone()[0] == 0  # we never asked
+
+
+def test_an_invalid_token_is_a_typed_error(daraja):
+    client = get_daraja()
+    cache.set(TOKEN_KEY, "stale", timeout=60)
+    with pytest.raises(DarajaError) as err:
+        client.stk_query(checkout_request_id="ws_CO_1")
+    assert err.value.code == "404.001.03"
+
+
+def test_a_5xx_or_timeout_is_unavailable_not_an_error(daraja):
+    daraja.faults.fail_requests = 1
+    with pytest.raises(DarajaUnavailable):
+        get_daraja().token()
+
+    def timeout(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    config = DarajaConfig("https://x", "k", "s", "600000", "p", "i", "c")
+    with pytest.raises(DarajaUnavailable):
+        DarajaClient(config, transport=httpx.MockTransport(timeout)).token()
+
+
+def test_a_wrong_passkey_is_refused_by_daraja(daraja, settings):
+    config = get_daraja().config
+    wrong = DarajaClient(DarajaConfig(**{**config.__dict__, "passkey": "wrong"}), transport=daraja)
+    with pytest.raises(DarajaError, match="Invalid Password"):
+        wrong.stk_query(checkout_request_id="ws_CO_1")
+
+
+def test_urls_are_registered_with_the_token_never_printed(daraja, settings, capsys):
+    from django.core.management import call_command
+
+    settings.MPESA_CALLBACK_TOKEN = "s3cret-token"
+    settings.MPESA_CALLBACK_BASE_URL = "https://api.kazi.example"
+    call_command("mpesa_register_urls")
+    registered = daraja.registration()
+    assert registered["ConfirmationURL"] == (
+        "https://api.kazi.example/api/callbacks/mpesa/deposit/?token=s3cret-token"
+    )
+    assert registered["ValidationURL"].startswith(
+        "https://api.kazi.example/api/callbacks/mpesa/validation/"
+    )
+    assert registered["ResponseType"] == "Completed"
+    assert "s3cret-token" not in capsys.readouterr().out

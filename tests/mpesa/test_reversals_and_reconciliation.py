@@ -1,0 +1,155 @@
+"""Money nobody's escrow needs goes back by M-Pesa reversal; the books are reconciled against
+M-Pesa's statement."""
+
+import csv
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.sites import site
+from django.core.management import CommandError, call_command
+from django.test import RequestFactory
+from django.utils import timezone
+
+from accounts.models import User
+from payments.models import MpesaDeposit, MpesaReversal
+from payments.reversals import reversal_request
+from tests.api.helpers import pay, post_job
+
+
+@pytest.fixture
+def admin_request(db):
+    admin = User.objects.create_superuser(
+        "0700000001", "admin-pass-phrase-9", first_name="A", last_name="D"
+    )
+    request = RequestFactory().post("/")
+    request.user = admin
+    request._messages = type("M", (), {"add": lambda *a, **k: None})()
+    return request
+
+
+def return_money(api, admin_request, deposits):
+    admin = site._registry[MpesaDeposit]
+    with api._capture(execute=True):
+        admin.return_money(
+            admin_request, MpesaDeposit.objects.filter(pk__in=[d.pk for d in deposits])
+        )
+
+
+def test_unmatched_money_and_surpluses_are_returned_once(api, employer, daraja, admin_request):
+    job = post_job(api, employer, "1000.00")
+    pay(api, job, "1500.00", trans_id="RKTQDM7W01")  # KES 500 surplus
+    api.anonymous().post(
+        "/api/callbacks/mpesa/deposit/",
+        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
+    )
+    deposits = list(MpesaDeposit.objects.order_by("transaction_reference"))
+    return_money(api, admin_request, deposits)
+    return_money(api, admin_request, deposits)  # clicked twice: still one reversal each
+
+    reversals = {r.deposit.transaction_reference: r for r in MpesaReversal.objects.all()}
+    assert {ref: (r.amount, r.status) for ref, r in reversals.items()} == {
+        "RKTQDM7W01": (Decimal("500.00"), "completed"),
+        "RKTQDM7W02": (Decimal("300.00"), "completed"),
+    }
+    sent = [body for path, body in daraja.requests if path == "/mpesa/reversal/v1/request"]
+    assert sorted((b["TransactionID"], b["Amount"]) for b in sent) == [
+        ("RKTQDM7W01", "500"),
+        ("RKTQDM7W02", "300"),
+    ]
+    assert all(b["CommandID"] == "TransactionReversal" for b in sent)
+
+
+def test_nothing_owed_back_is_refused(api, employer):
+    job = post_job(api, employer)
+    pay(api, job)
+    from kazi.errors import Conflict
+
+    with pytest.raises(Conflict):
+        reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)
+    assert MpesaReversal.objects.count() == 0
+
+
+def test_a_repeated_reversal_result_changes_nothing(api, employer, daraja):
+    daraja.faults.callback_copies = 2
+    api.anonymous().post(
+        "/api/callbacks/mpesa/deposit/",
+        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
+    )
+    with api._capture(execute=True):
+        reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)
+    reversal = MpesaReversal.objects.get()
+    assert reversal.status == "completed"
+    late = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "2001",
+            "ResultDesc": "late failure",
+            "ConversationID": reversal.conversation_id,
+        }
+    }
+    api.anonymous().post("/api/callbacks/mpesa/reversal/result/", late)
+    assert MpesaReversal.objects.get().status == "completed"
+
+
+def write_statement(path, rows):
+    fields = [
+        "Receipt No.",
+        "Completion Time",
+        "Details",
+        "Transaction Status",
+        "Paid In",
+        "Withdrawn",
+        "Balance",
+        "A/C No.",
+    ]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for receipt, when, amount in rows:
+            writer.writerow(
+                {
+                    "Receipt No.": receipt,
+                    "Completion Time": when,
+                    "Transaction Status": "Completed",
+                    "Paid In": amount,
+                    "Details": "Pay Bill from 2547*****678",
+                    "Withdrawn": "",
+                    "Balance": "",
+                    "A/C No.": "x",
+                }
+            )
+
+
+def test_the_report_finds_every_planted_difference(api, employer, tmp_path, capsys):
+    job = post_job(api, employer, "3000.00")
+    pay(api, job, "1000.00", trans_id="RKTQDM7W01")
+    pay(api, job, "500.00", trans_id="RKTQDM7W02")
+    pay(api, job, "200.00", trans_id="RKTQDM7W03")
+    today = timezone.localdate().isoformat()
+    statement = tmp_path / "statement.csv"
+    write_statement(
+        statement,
+        [
+            ("RKTQDM7W01", f"{today} 10:15:00", "1,000.00"),  # agrees
+            ("RKTQDM7W02", f"{today} 10:16:00", "550.00"),  # amount differs
+            ("RKTQDM7W99", f"{today} 10:17:00", "700.00"),  # never reached us
+            ("RKTQDM7W98", "2001-01-01 10:17:00", "5.00"),  # another day: ignored
+        ],
+    )  # and RKTQDM7W03 is ours but not on the statement
+    with pytest.raises(CommandError, match="3 difference"):
+        call_command("mpesa_report", "--date", today, "--statement", str(statement))
+    out = capsys.readouterr().out
+    assert "RKTQDM7W02: M-Pesa says KES 550.00, our books KES 500.00" in out
+    assert "RKTQDM7W99: KES 700.00 received, not in our books" in out
+    assert "RKTQDM7W03: KES 200.00 in our books, not on the statement" in out
+    assert "RKTQDM7W01" not in out
+
+
+def test_the_report_is_quiet_when_books_agree(api, employer, tmp_path, capsys):
+    job = post_job(api, employer)
+    pay(api, job, "1500.00", trans_id="RKTQDM7W01")
+    day = timezone.localdate().isoformat()
+    statement = tmp_path / "s.csv"
+    write_statement(statement, [("RKTQDM7W01", f"{day} 10:15:00", "1500.00")])
+    call_command("mpesa_report", "--date", day, "--statement", str(statement))
+    assert "books and statement agree" in capsys.readouterr().out
