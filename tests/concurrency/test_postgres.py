@@ -118,3 +118,27 @@ def test_ten_concurrent_completes_release_and_pay_once(ledger, payout_provider):
     assert payout_provider.sends == [f"PAYOUT_{escrow.contract_id[7:]}"]
     assert MobileMoneyPayout.objects.get(escrow_contract=escrow).status == "completed"
     assert_books_balance()
+
+
+def test_one_stk_callback_delivered_by_ten_threads_credits_once(daraja, ledger):
+    from payments.models import StkPushRequest
+    from payments.stk import stk_request
+
+    employer, job = new_job()
+    daraja.faults.hold_callbacks = True
+    prompt = stk_request(escrow=job.escrow, user=employer, phone_number=employer.phone_number)
+    payload = daraja.stk_callback_payload(prompt.checkout_request_id)
+
+    responses = run_together(
+        lambda i: Client().post(
+            "/api/callbacks/mpesa/stk/", json.dumps(payload), content_type="application/json"
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * THREADS
+    assert MpesaDeposit.objects.count() == 1
+    assert StkPushRequest.objects.get().status == "completed"
+    escrow = EscrowContract.objects.get(pk=job.escrow.pk)
+    assert escrow.funded_amount == Decimal("1500.00")
+    assert [op for op, _ in ledger.calls].count("fund") == 1
+    assert_books_balance()

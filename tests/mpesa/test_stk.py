@@ -98,7 +98,8 @@ def test_a_late_callback_after_the_query_changes_nothing(api, employer, daraja, 
     with api._capture(execute=True):
         daraja.release_held()
     assert MpesaDeposit.objects.count() == 1
-    assert api.get(f"/api/jobs/{job['id']}/").json()["escrow"]["funded_amount"] == "1500.00"
+    detail = api.as_user(employer).get(f"/api/jobs/{job['id']}/").json()
+    assert detail["escrow"]["funded_amount"] == "1500.00"
 
 
 def test_a_prompt_that_is_never_answered_is_resolved_by_query(api, employer, daraja, settings):
@@ -182,3 +183,13 @@ def test_an_unknown_checkout_id_is_refused_and_recorded(api):
     assert response.json()["ResultCode"] == "1"
     assert MpesaDeposit.objects.count() == 0
     assert "unknown CheckoutRequestID" in ProviderCallback.objects.get().outcome
+
+
+def test_the_same_receipt_by_c2b_after_stk_is_not_credited_twice(api, employer, daraja):
+    job = post_job(api, employer)
+    prompt(api, employer, job)
+    receipt = MpesaDeposit.objects.get().receipt_number
+    pay(api, job, "1500.00", trans_id=receipt)  # Safaricom also confirms it by C2B
+    assert MpesaDeposit.objects.count() == 1
+    detail = api.as_user(employer).get(f"/api/jobs/{job['id']}/").json()
+    assert detail["escrow"]["funded_amount"] == "1500.00"
