@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo pay migrate clean
+.PHONY: run test lint format demo pay bench migrate clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --base-url http://127.0.0.1:$(PORT)
+
+# Benchmarks (not tests): set DATABASE_URL to measure on PostgreSQL as in production.
+bench: $(STAMP)
+	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py callbacks
 
 # Pay an escrow by Pay Bill against the running server: make pay REF=ESCROW_XXXXXXXX AMOUNT=1500
 pay: $(STAMP)

@@ -72,6 +72,7 @@ def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -
         if escrow.employee_id:
             _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(escrow.employee))
     _enqueue(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
+    _sync_after_commit(escrow)
     # Decimal arithmetic under the row lock: exact on every database (SQLite computes F() sums
     # of decimals in floating point).
     escrow.funded_amount += amount
@@ -87,6 +88,7 @@ def escrow_assign(*, escrow: EscrowContract, employee: User) -> None:
     escrow.save(update_fields=["employee", "updated_at"])
     if escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
         _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(employee))
+        _sync_after_commit(escrow)
 
 
 def escrow_start(*, escrow: EscrowContract) -> None:
@@ -101,12 +103,14 @@ def escrow_refund(*, escrow: EscrowContract) -> None:
     escrow.save(update_fields=["status", "refunded_amount", "updated_at"])
     if escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
         _enqueue(escrow, LedgerOperationKind.REFUND)
+        _sync_after_commit(escrow)
 
 
 def escrow_complete(*, escrow: EscrowContract) -> None:
     ESCROW_MACHINE.apply(escrow, "complete")
     escrow.save(update_fields=["status", "updated_at"])
     _enqueue(escrow, LedgerOperationKind.RELEASE)
+    _sync_after_commit(escrow)
 
 
 def _enqueue(
@@ -118,13 +122,15 @@ def _enqueue(
     key_suffix: str = "",
 ) -> LedgerOperation:
     key = f"{escrow.contract_id}:{kind}" + (f":{key_suffix}" if key_suffix else "")
-    op = LedgerOperation.objects.create(
+    return LedgerOperation.objects.create(
         escrow=escrow, kind=kind, idempotency_key=key, amount=amount, payee=payee
     )
+
+
+def _sync_after_commit(escrow: EscrowContract) -> None:
     from escrow.tasks import ledger_sync  # the tasks module imports this one
 
     dispatch_on_commit(ledger_sync, escrow.pk)
-    return op
 
 
 # --- carrying out the queued operations -----------------------------------------------------

@@ -60,3 +60,17 @@ class HealthApi(APIView):
         }
         healthy = all(not value.startswith("error") for value in checks.values())
         return Response({"status": "ok" if healthy else "degraded", **checks})
+
+
+class PingApi(APIView):
+    """Liveness: answers without touching anything (also the benchmarks' no-op baseline)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        responses=inline_serializer("Pong", {"pong": serializers.BooleanField()}),
+        examples=[OpenApiExample("Pong", value={"pong": True})],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"pong": True})

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from kazi.health import HealthApi
+from kazi.health import HealthApi, PingApi
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/callbacks/", include("payments.urls")),
     path("api/health/", HealthApi.as_view(), name="health"),
+    path("api/ping/", PingApi.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
