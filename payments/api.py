@@ -263,3 +263,36 @@ class MpesaReversalTimeoutApi(MpesaReversalResultApi):
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         return f"timeout for {data['Result']['ConversationID']}", Response(ACCEPTED)
+
+
+class TransactionStatusResultSerializer(serializers.Serializer):
+    Result = serializers.DictField()
+
+
+class MpesaTransactionStatusResultApi(DarajaCallbackApi):
+    """The answer to a Transaction Status query (reconciliation of reversals)."""
+
+    kind = ProviderCallback.Kind.MPESA_REVERSAL
+    serializer_class = TransactionStatusResultSerializer
+
+    @extend_schema(
+        request=TransactionStatusResultSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        result = data["Result"]
+        parameters = result.get("ResultParameters", {}).get("ResultParameter", [])
+        values = {p.get("Key"): p.get("Value") for p in parameters if isinstance(p, dict)}
+        trans_id = str(values.get("ReceiptNo") or result.get("TransactionID") or "")
+        status_text = str(values.get("TransactionStatus", ""))
+        reversal = reversals.reversal_apply_status(
+            trans_id=trans_id, transaction_status=status_text
+        )
+        outcome = f"status of {trans_id}: {status_text}" + (
+            f"; reversal {reversal.status}" if reversal else ""
+        )
+        return outcome, Response(ACCEPTED)

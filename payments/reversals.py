@@ -1,11 +1,12 @@
 """Returning money M-Pesa brought us but no escrow needs: unmatched deposits and surpluses."""
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import User
 from kazi.errors import Conflict
 from kazi.outbound import dispatch_on_commit
-from payments.daraja import DarajaError, callback_url, get_daraja
+from payments.daraja import DarajaError, DarajaUnavailable, callback_url, get_daraja
 from payments.models import REVERSAL_MACHINE, MpesaDeposit, MpesaReversal, ReversalStatus
 
 
@@ -73,5 +74,34 @@ def reversal_apply_result(
         REVERSAL_MACHINE.apply(reversal, action)
         reversal.result_code = str(result_code)
         reversal.result_message = message[:255]
+        reversal.save()
+    return reversal
+
+
+def reversal_check(*, reversal: MpesaReversal) -> None:
+    """A reversal whose result never came: ask M-Pesa for the original transaction's status
+    (the answer arrives at the status result callback; no answer now means ask again later)."""
+    try:
+        get_daraja().transaction_status(
+            trans_id=reversal.deposit.receipt_number or reversal.deposit.transaction_reference,
+            result_url=callback_url("mpesa-status-result"),
+            timeout_url=callback_url("mpesa-reversal-timeout"),
+        )
+    except (DarajaError, DarajaUnavailable):
+        return
+
+
+@transaction.atomic
+def reversal_apply_status(*, trans_id: str, transaction_status: str) -> MpesaReversal | None:
+    """Transaction Status said the original transaction is (or is not) reversed."""
+    reversal = (
+        MpesaReversal.objects.select_for_update()
+        .filter(status=ReversalStatus.SUBMITTED)
+        .filter(Q(deposit__receipt_number=trans_id) | Q(deposit__transaction_reference=trans_id))
+        .first()
+    )
+    if reversal is not None and transaction_status == "Reversed":
+        REVERSAL_MACHINE.apply(reversal, "succeed")
+        reversal.result_message = "Confirmed by Transaction Status"
         reversal.save()
     return reversal

@@ -5,7 +5,13 @@ from django.utils import timezone
 
 from payments import payouts, reversals, stk
 from payments.daraja import DarajaUnavailable, deliver_in_process
-from payments.models import PayoutStatus, StkPushRequest, StkStatus
+from payments.models import (
+    MpesaReversal,
+    PayoutStatus,
+    ReversalStatus,
+    StkPushRequest,
+    StkStatus,
+)
 from payments.providers import PayoutUnavailable, get_payout_provider
 
 _RETRY = {
@@ -52,12 +58,19 @@ def reversal_send(reversal_id: int) -> None:
 
 @shared_task
 def mpesa_reconcile() -> int:
-    """Periodic: prompts with no callback after MPESA_STK_TIMEOUT are resolved by STK query."""
+    """Periodic: prompts with no callback after MPESA_STK_TIMEOUT are resolved by STK query;
+    reversals with no result after OUTBOUND_STUCK_AFTER by Transaction Status."""
     cutoff = timezone.now() - settings.MPESA_STK_TIMEOUT
     stale = StkPushRequest.objects.filter(status=StkStatus.PENDING, created_at__lt=cutoff)
     for request in stale:
         stk.stk_resolve_by_query(stk=request)
-    return len(stale)
+    waiting = MpesaReversal.objects.filter(
+        status=ReversalStatus.SUBMITTED,
+        updated_at__lt=timezone.now() - settings.OUTBOUND_STUCK_AFTER,
+    ).select_related("deposit")
+    for reversal in waiting:
+        reversals.reversal_check(reversal=reversal)
+    return len(stale) + len(waiting)
 
 
 @shared_task(autoretry_for=(httpx.HTTPError,), retry_backoff=2, max_retries=5)

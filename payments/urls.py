@@ -10,6 +10,11 @@ urlpatterns = [
         "mpesa/reversal/result/", api.MpesaReversalResultApi.as_view(), name="mpesa-reversal-result"
     ),
     path(
+        "mpesa/status/result/",
+        api.MpesaTransactionStatusResultApi.as_view(),
+        name="mpesa-status-result",
+    ),
+    path(
         "mpesa/reversal/timeout/",
         api.MpesaReversalTimeoutApi.as_view(),
         name="mpesa-reversal-timeout",

@@ -193,3 +193,21 @@ class DarajaClient:
                 "Occasion": "",
             },
         )
+
+    def transaction_status(self, *, trans_id: str, result_url: str, timeout_url: str) -> dict:
+        """Ask for a transaction's status; the answer comes to `result_url`."""
+        return self._post(
+            "/mpesa/transactionstatus/v1/query",
+            {
+                "Initiator": self.config.initiator_name,
+                "SecurityCredential": self.config.security_credential,
+                "CommandID": "TransactionStatusQuery",
+                "TransactionID": trans_id,
+                "PartyA": self.config.shortcode,
+                "IdentifierType": "4",
+                "ResultURL": result_url,
+                "QueueTimeOutURL": timeout_url,
+                "Remarks": "Kazi Trust reconciliation",
+                "Occasion": "",
+            },
+        )

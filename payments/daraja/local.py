@@ -91,6 +91,7 @@ class LocalDaraja(httpx.BaseTransport):
             "/mpesa/stkpushquery/v1/query": self._stk_query,
             "/mpesa/c2b/v2/registerurl": self._register,
             "/mpesa/reversal/v1/request": self._reversal,
+            "/mpesa/transactionstatus/v1/query": self._transaction_status,
         }.get(path)
         if handler is None:
             return _error(404, "404.001.01", "Resource not found")
@@ -225,6 +226,26 @@ class LocalDaraja(httpx.BaseTransport):
             },
         )
 
+    def _transaction_status(self, payload: dict) -> httpx.Response:
+        trans_id = str(payload.get("TransactionID", ""))
+        with self.store.connect() as db:
+            reversed_ = db.execute(
+                "select 1 from reversals where trans_id = ?", (trans_id,)
+            ).fetchone()
+        conversation_id = "AG_" + timestamp() + "_" + secrets.token_hex(6)
+        result = _status_result(trans_id, "Reversed" if reversed_ else "Completed", conversation_id)
+        for _ in range(self.faults.callback_copies):
+            dispatch_on_commit(_deliver_task(), payload["ResultURL"], result)
+        return httpx.Response(
+            200,
+            json={
+                "OriginatorConversationID": result["Result"]["OriginatorConversationID"],
+                "ConversationID": conversation_id,
+                "ResponseCode": "0",
+                "ResponseDescription": "Accept the service request successfully.",
+            },
+        )
+
     # --- C2B registration and reversals ------------------------------------------------------
 
     def _register(self, payload: dict) -> httpx.Response:
@@ -281,6 +302,25 @@ class LocalDaraja(httpx.BaseTransport):
                 "ResponseDescription": "Accept the service request successfully.",
             },
         )
+
+
+def _status_result(trans_id: str, status: str, conversation_id: str) -> dict:
+    return {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": secrets.token_hex(6),
+            "ConversationID": conversation_id,
+            "TransactionID": trans_id,
+            "ResultParameters": {
+                "ResultParameter": [
+                    {"Key": "ReceiptNo", "Value": trans_id},
+                    {"Key": "TransactionStatus", "Value": status},
+                ]
+            },
+        }
+    }
 
 
 def _deliver_task() -> object:

@@ -153,3 +153,34 @@ def test_the_report_is_quiet_when_books_agree(api, employer, tmp_path, capsys):
     write_statement(statement, [("RKTQDM7W01", f"{day} 10:15:00", "1500.00")])
     call_command("mpesa_report", "--date", day, "--statement", str(statement))
     assert "books and statement agree" in capsys.readouterr().out
+
+
+def test_a_reversal_whose_result_never_came_is_settled_by_transaction_status(api, daraja, settings):
+    from datetime import timedelta
+
+    from payments.tasks import mpesa_reconcile
+
+    api.anonymous().post(
+        "/api/callbacks/mpesa/deposit/",
+        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
+    )
+    daraja.faults.callback_copies = 0  # the reversal's result is lost
+    with api._capture(execute=True):
+        reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)
+    assert MpesaReversal.objects.get().status == "submitted"
+
+    daraja.faults.callback_copies = 1
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    with api._capture(execute=True):
+        assert mpesa_reconcile() == 1
+    reversal = MpesaReversal.objects.get()
+    assert (reversal.status, reversal.result_message) == (
+        "completed",
+        "Confirmed by Transaction Status",
+    )
+    sent = [body for path, body in daraja.requests if path == "/mpesa/transactionstatus/v1/query"]
+    assert [(b["TransactionID"], b["CommandID"]) for b in sent] == [
+        ("RKTQDM7W02", "TransactionStatusQuery")
+    ]
+    reversals_sent = [p for p, _ in daraja.requests if p == "/mpesa/reversal/v1/request"]
+    assert len(reversals_sent) == 1  # never a second reversal
