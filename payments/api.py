@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -85,8 +86,9 @@ class DarajaCallbackApi(APIView):
             deposits.callback_outcome(callback, f"rejected: {json.dumps(errors)[:180]}")
             code = next((c for f, c in self.bad_field_codes.items() if f in errors), "C2B00016")
             return daraja_answer(code, "Rejected: " + ", ".join(errors), 400)
-        outcome, response = self.process(data.validated_data, callback)
-        deposits.callback_outcome(callback, outcome)
+        with transaction.atomic():  # one commit for the effect and its record
+            outcome, response = self.process(data.validated_data, callback)
+            deposits.callback_outcome(callback, outcome)
         return response
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
