@@ -39,6 +39,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     user_type = models.CharField(max_length=10, choices=UserType.choices)
     stellar_account_id = models.CharField(max_length=56, blank=True, default="")
     ussd_pin = models.CharField(max_length=128, blank=True, default="", help_text="Hashed")
+    pin_failed_attempts = models.PositiveSmallIntegerField(default=0)
+    pin_locked_until = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(
+        max_length=2, choices=[("en", "English"), ("sw", "Kiswahili")], default="en"
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -11,24 +11,31 @@ from kazi.errors import Conflict
 def user_register(
     *,
     phone_number: str,
-    password: str,
+    password: str | None,
     user_type: str,
     first_name: str,
     last_name: str,
     email: str | None = None,
+    language: str = "en",
 ) -> User:
+    """Web, app and USSD registration. USSD users have no password (they use a PIN) until they
+    set one."""
     user = User(
         phone_number=normalise_phone(phone_number),
         email=User.objects.normalize_email(email) if email else None,
         first_name=first_name,
         last_name=last_name,
         user_type=user_type,
+        language=language,
     )
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from None
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        user.set_password(password)
     try:
         with transaction.atomic():
             user.save()

@@ -3,12 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kazi.health import HealthApi, PingApi
+from ussd.api import ussd_callback
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
     path("api/jobs/", include("jobs.urls")),
     path("api/callbacks/", include("payments.urls")),
+    path("api/ussd/", ussd_callback, name="ussd"),
     path("api/health/", HealthApi.as_view(), name="health"),
     path("api/ping/", PingApi.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

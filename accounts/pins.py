@@ -1,0 +1,57 @@
+"""USSD PINs: 4 digits, hashed like passwords; three wrong tries lock the PIN for 30 minutes."""
+
+import re
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import User
+from kazi.errors import DomainError
+
+MAX_ATTEMPTS = 3
+LOCK_FOR = timedelta(minutes=30)
+
+
+class InvalidPin(DomainError):
+    code = "invalid_pin"
+
+
+class PinLocked(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "pin_locked"
+
+
+def pin_validate(pin: str) -> str:
+    if not re.fullmatch(r"\d{4}", pin or ""):
+        raise InvalidPin("A PIN is 4 digits.")
+    return pin
+
+
+@transaction.atomic
+def pin_set(*, user_id: int, pin: str) -> None:
+    user = User.objects.select_for_update().get(pk=user_id)
+    user.set_ussd_pin(pin_validate(pin))
+    user.pin_failed_attempts = 0
+    user.pin_locked_until = None
+    user.save(update_fields=["ussd_pin", "pin_failed_attempts", "pin_locked_until"])
+
+
+@transaction.atomic
+def pin_check(*, user_id: int, pin: str) -> bool:
+    """True if right. Wrong tries are counted under a row lock, so parallel guesses count too."""
+    user = User.objects.select_for_update().get(pk=user_id)
+    now = timezone.now()
+    if user.pin_locked_until and user.pin_locked_until > now:
+        raise PinLocked("Too many wrong PINs. Try again in 30 minutes.")
+    if user.check_ussd_pin(pin):
+        user.pin_failed_attempts = 0
+        user.save(update_fields=["pin_failed_attempts"])
+        return True
+    user.pin_failed_attempts += 1
+    if user.pin_failed_attempts >= MAX_ATTEMPTS:
+        user.pin_failed_attempts = 0
+        user.pin_locked_until = now + LOCK_FOR
+    user.save(update_fields=["pin_failed_attempts", "pin_locked_until"])
+    return False
