@@ -1,14 +1,18 @@
 """USSD PINs: 4 digits, hashed like passwords; three wrong tries lock the PIN for 30 minutes."""
 
 import re
+import secrets
 from datetime import timedelta
 
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
 from kazi.errors import DomainError
+from notifications.sms import sms_send_after_commit
 
 MAX_ATTEMPTS = 3
 LOCK_FOR = timedelta(minutes=30)
@@ -54,4 +58,39 @@ def pin_check(*, user_id: int, pin: str) -> bool:
         user.pin_failed_attempts = 0
         user.pin_locked_until = now + LOCK_FOR
     user.save(update_fields=["pin_failed_attempts", "pin_locked_until"])
+    return False
+
+
+RESET_SECONDS = 600
+
+
+def _reset_key(user_id: int) -> str:
+    return f"pin-reset:{user_id}"
+
+
+def pin_generate() -> str:
+    return f"{secrets.randbelow(10_000):04d}"
+
+
+def pin_reset_start(*, user: User) -> None:
+    """Send a one-time code by SMS; with it, a forgotten or locked PIN can be replaced."""
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    cache.set(_reset_key(user.pk), {"hash": make_password(code), "tries": 0}, RESET_SECONDS)
+    sms_send_after_commit(
+        phone_number=user.phone_number,
+        message=f"Kazi Trust code to reset your PIN: {code}. It expires in 10 minutes.",
+    )
+
+
+def pin_reset_verify(*, user: User, code: str) -> bool:
+    key = _reset_key(user.pk)
+    pending = cache.get(key)
+    if not pending or pending["tries"] >= MAX_ATTEMPTS:
+        cache.delete(key)
+        return False
+    if check_password(code, pending["hash"]):
+        cache.delete(key)
+        return True
+    pending["tries"] += 1
+    cache.set(key, pending, RESET_SECONDS)
     return False

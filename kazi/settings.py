@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "escrow",
     "jobs",
     "payments",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,15 @@ MPESA_CALLBACK_ALLOWED_IPS = env_list(
     "MPESA_CALLBACK_ALLOWED_IPS",
     SAFARICOM_CALLBACK_IPS + ("" if PRODUCTION else ",127.0.0.1,::1"),
 )
+
+# --- SMS and USSD ---
+SMS_BACKEND = env("SMS_BACKEND", "console")  # console | africastalking
+AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", "sandbox")
+AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY")
+AFRICASTALKING_SENDER_ID = env("AFRICASTALKING_SENDER_ID")
+# The key an external USSD gateway presents to POST /api/ussd/register-callback/ (X-API-Key).
+USSD_GATEWAY_API_KEY = env("USSD_GATEWAY_API_KEY")
+USSD_SERVICE_CODE = env("USSD_SERVICE_CODE", "*384*1234#")
 
 # --- Payouts ---
 PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")

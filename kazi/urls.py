@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kazi.health import HealthApi, PingApi
-from ussd.api import ussd_callback
+from ussd.api import UssdRegisterCallbackApi, ussd_callback
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +11,11 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/callbacks/", include("payments.urls")),
     path("api/ussd/", ussd_callback, name="ussd"),
+    path(
+        "api/ussd/register-callback/",
+        UssdRegisterCallbackApi.as_view(),
+        name="ussd-register-callback",
+    ),
     path("api/health/", HealthApi.as_view(), name="health"),
     path("api/ping/", PingApi.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

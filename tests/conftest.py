@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
+from notifications.sms import get_sms_sender
 from payments.daraja import get_daraja, get_local_daraja
 from payments.providers import get_payout_provider
 from payments.selectors import books_summary
@@ -53,7 +54,7 @@ def _isolated_outside_world(settings, tmp_path) -> Iterator[None]:
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
     settings.LOCAL_PAYOUT_PATH = tmp_path / "payouts.sqlite3"
     settings.LOCAL_DARAJA_PATH = tmp_path / "daraja.sqlite3"
-    clients = [get_ledger, get_payout_provider, get_daraja, get_local_daraja]
+    clients = [get_ledger, get_payout_provider, get_daraja, get_local_daraja, get_sms_sender]
     for client in clients:
         client.cache_clear()
     cache.clear()
@@ -77,6 +78,12 @@ def ledger():
 @pytest.fixture
 def payout_provider():
     return get_payout_provider()
+
+
+@pytest.fixture
+def sms():
+    """The console SMS backend: what would have reached phones."""
+    return get_sms_sender()
 
 
 @pytest.fixture

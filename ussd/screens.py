@@ -8,7 +8,6 @@ from django.db.models import Q
 
 from accounts import pins
 from accounts.models import User, UserType
-from accounts.services import user_register
 from jobs import selectors as job_selectors
 from jobs import services as jobs
 from jobs.models import JobListing, JobStatus
@@ -16,6 +15,7 @@ from kazi.errors import DomainError
 from payments.models import MobileMoneyPayout
 from payments.stk import stk_request
 from ussd.engine import Again, Context, End, Go, Params, choice, invalid, menu, screen, short
+from ussd.services import ussd_register
 from ussd.texts import status_word, t
 
 PAGE = 3
@@ -110,20 +110,32 @@ class NewPin:
 @screen("reg_pin", back=False)
 class RegPin(NewPin):
     @staticmethod
-    def finish(ctx: Context, pin: str) -> End:
+    def show(ctx: Context, params: Params) -> str:
+        if params.get("first"):
+            return t("ask_pin_again", ctx.lang)
+        return t("ask_new_pin", ctx.lang) + "\n" + t("or_sms_pin", ctx.lang)
+
+    @classmethod
+    def answer(cls, ctx: Context, params: Params, value: str) -> Go | Again | End:
+        if value == "0" and not params.get("first"):
+            return cls.finish(ctx, None)
+        return super().answer(ctx, params, value)
+
+    @staticmethod
+    def finish(ctx: Context, pin: str | None) -> End:
         try:
-            user = user_register(
+            user = ussd_register(
                 phone_number=ctx.phone,
-                password=None,
                 user_type=ctx.data["user_type"],
                 first_name=ctx.data["first_name"],
                 last_name=ctx.data["last_name"],
                 language=ctx.state.get("lang", "en"),
+                pin=pin,
             )
         except DomainError as exc:
             return failure(ctx, exc)
-        pins.pin_set(user_id=user.pk, pin=pin)
-        return End(t("registered", user.language, name=short(user.first_name, 20)))
+        key = "registered" if pin else "registered_sms"
+        return End(t(key, user.language, name=short(user.first_name, 20)))
 
 
 # --- homes and settings ------------------------------------------------------------------------
@@ -187,12 +199,26 @@ class Settings:
         return t("settings", ctx.lang) + "\n" + t("nav", ctx.lang)
 
     def answer(ctx: Context, params: Params, value: str) -> Go | Again:
-        match choice(value, 2):
+        match choice(value, 3):
             case 1:
                 return Go("language")
             case 2:
                 return Go("old_pin")
+            case 3:
+                pins.pin_reset_start(user=ctx.user)
+                return Go("reset_code")
         return invalid(ctx)
+
+
+@screen("reset_code", back=False)
+class ResetCode:
+    def show(ctx: Context, params: Params) -> str:
+        return t("ask_reset_code", ctx.lang)
+
+    def answer(ctx: Context, params: Params, value: str) -> Go | End:
+        if pins.pin_reset_verify(user=ctx.user, code=value):
+            return Go("new_pin")
+        return End(t("bad_reset_code", ctx.lang))
 
 
 @screen("language")

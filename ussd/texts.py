@@ -92,15 +92,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "sw": "PIN si sahihi. Majaribio {left} yamebaki. Weka PIN:",
     },
     "pin_locked": {
-        "en": "Too many wrong PINs. Try again in 30 minutes.",
-        "sw": "PIN nyingi zisizo sahihi. Jaribu tena baada ya dakika 30.",
+        "en": "Too many wrong PINs. Try again in 30 minutes, or reset it: Settings > 3.",
+        "sw": "PIN nyingi zisizo sahihi. Jaribu baada ya dakika 30, au Mipangilio > 3.",
     },
     "applied": {
         "en": "You applied. The employer will choose.",
         "sw": "Umeomba. Mwajiri atachagua.",
     },
     "payout_line": {"en": "KES {amount} {status} {date}", "sw": "KES {amount} {status} {date}"},
-    "settings": {"en": "1. Language\n2. Change PIN", "sw": "1. Lugha\n2. Badilisha PIN"},
+    "settings": {
+        "en": "1. Language\n2. Change PIN\n3. Forgot PIN",
+        "sw": "1. Lugha\n2. Badilisha PIN\n3. Nimesahau PIN",
+    },
+    "ask_reset_code": {
+        "en": "Enter the code we sent you by SMS:",
+        "sw": "Weka nambari tuliyokutumia kwa SMS:",
+    },
+    "bad_reset_code": {
+        "en": "That code is wrong or expired. Dial again to get a new one.",
+        "sw": "Nambari si sahihi au imeisha muda. Piga tena upate mpya.",
+    },
+    "or_sms_pin": {"en": "0. Send me a PIN by SMS", "sw": "0. Nitumie PIN kwa SMS"},
+    "registered_sms": {
+        "en": "Registered, {name}. Your PIN is on its way by SMS.",
+        "sw": "Umesajiliwa, {name}. PIN yako inakuja kwa SMS.",
+    },
     "choose_language": {"en": "1. English\n2. Kiswahili", "sw": "1. English\n2. Kiswahili"},
     "language_set": {"en": "Language saved.", "sw": "Lugha imehifadhiwa."},
     "ask_old_pin": {"en": "Enter your current PIN:", "sw": "Weka PIN yako ya sasa:"},

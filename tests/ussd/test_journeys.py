@@ -142,11 +142,12 @@ def test_three_wrong_pins_lock_for_thirty_minutes(phone):
     dialer.press("2")
     dialer.press("0000")
     dialer.press("0001")
-    assert dialer.press("0002") == "END Too many wrong PINs. Try again in 30 minutes."
+    locked = "END Too many wrong PINs. Try again in 30 minutes, or reset it: Settings > 3."
+    assert dialer.press("0002") == locked
     dialer.dial()
     dialer.press("2")
     dialer.press("2")
-    assert dialer.press("2580") == "END Too many wrong PINs. Try again in 30 minutes."
+    assert dialer.press("2580") == locked  # even the right PIN, while locked
 
 
 def test_change_pin_and_language(phone):
