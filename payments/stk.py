@@ -53,8 +53,8 @@ def stk_request(
     owed = escrow.remaining_amount
     if owed <= 0:
         raise Conflict("Nothing is owed on this escrow.")
-    most = min(Decimal(math.ceil(owed)), MAX_MPESA_TRANSACTION)
-    amount = amount or most
+    most = min(Decimal(math.ceil(owed)), MAX_MPESA_TRANSACTION).quantize(Decimal("0.01"))
+    amount = (amount or most).quantize(Decimal("0.01"))
     if amount > most:
         raise DomainError(f"At most KES {most} can be requested now.", code="amount_too_high")
     try:

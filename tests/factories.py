@@ -10,7 +10,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
         skip_postgeneration_save = True
 
-    phone_number = factory.Sequence(lambda n: f"+2547{n:08d}")
+    phone_number = factory.Sequence(lambda n: f"+25479{n:07d}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)

@@ -198,3 +198,22 @@ def test_bad_requests_end_politely(client, db):
         assert response.status_code == 200
         assert response.content.decode().startswith("END ")
     assert User.objects.count() == 0
+
+
+def test_employer_pays_by_stk_prompt_from_ussd(phone, daraja, django_capture_on_commit_callbacks):
+    boss = phone("0712345678")
+    register(boss, first="Wanjiku", last="Kamau", role="1", pin="2580")
+    employer = User.objects.get()
+    job = jobs.job_create(
+        employer=employer, title="Fix a roof", description="d", budget=Decimal("2000.00")
+    )
+    boss.dial()
+    boss.press("1")
+    boss.press("1")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = boss.press("2")
+    assert answer == "END Check your phone: enter your M-Pesa PIN to pay KES 2000.00."
+    path, sent = daraja.requests[-1]
+    assert (path, sent["PhoneNumber"]) == ("/mpesa/stkpush/v1/processrequest", "254712345678")
+    job.escrow.refresh_from_db()
+    assert job.escrow.status == "funded"
