@@ -35,6 +35,7 @@ demo: $(STAMP)
 # Benchmarks (not tests): set DATABASE_URL to measure on PostgreSQL as in production.
 bench: $(STAMP)
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py callbacks
+	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py ussd --concurrency 4
 
 # Pay an escrow by Pay Bill against the running server: make pay REF=ESCROW_XXXXXXXX AMOUNT=1500
 pay: $(STAMP)

@@ -1,10 +1,10 @@
 from typing import Any
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 
 from accounts.phones import normalise_phone
 
@@ -76,7 +76,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.user_type == UserType.EMPLOYEE
 
     def set_ussd_pin(self, pin: str) -> None:
-        self.ussd_pin = make_password(pin)
+        salt = get_random_string(16)
+        self.ussd_pin = f"hmac_sha256${salt}${_pin_digest(salt, pin)}"
 
     def check_ussd_pin(self, pin: str) -> bool:
-        return bool(self.ussd_pin) and check_password(pin, self.ussd_pin)
+        scheme, _, rest = self.ussd_pin.partition("$")
+        salt, _, digest = rest.partition("$")
+        return scheme == "hmac_sha256" and constant_time_compare(digest, _pin_digest(salt, pin))
+
+
+def _pin_digest(salt: str, pin: str) -> str:
+    """A keyed hash: only 10,000 PINs exist, so a slow hash would not stop anyone holding a copy
+    of the database, but without SECRET_KEY the digests are useless. (The lockout is what stops
+    guessing.) Fast enough for every USSD hop."""
+    return salted_hmac("kazi.ussd-pin", f"{salt}:{pin}", algorithm="sha256").hexdigest()

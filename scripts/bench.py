@@ -90,32 +90,8 @@ async def load(base: str, requests: list[tuple[str, dict | None]], concurrency: 
 
 def callbacks(args: argparse.Namespace) -> None:
     references = prepare(max(args.requests // 4, 1))
-    port = free_port()
-    env = {**os.environ, "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(  # noqa: S603 - our own gunicorn
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "kazi.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(args.workers)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/api/ping/").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         unique = [
             (
                 "/api/callbacks/mpesa/deposit/",
@@ -158,14 +134,95 @@ def callbacks(args: argparse.Namespace) -> None:
     )
 
 
+def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "kazi.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/api/ping/").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, base
+
+
+async def ussd_sessions(base: str, sessions: int, concurrency: int) -> list[float]:
+    """Each session registers a new worker (7 hops), then dials again to browse work (3 hops)."""
+    hops: list[float] = []
+    semaphore = asyncio.Semaphore(concurrency)
+    run = random.randrange(10**6)  # noqa: S311 - test data
+
+    async def session(client: httpx.AsyncClient, n: int) -> None:
+        phone = f"+25479{(run * 1000 + n) % 10**7:07d}"
+        journeys = [["1", "Otieno", "Odhiambo", "2", "1234", "1234"], ["1", "0"]]
+        async with semaphore:
+            for j, steps in enumerate(journeys):
+                session_id = f"bench-{run}-{n}-{j}"
+                for i in range(len(steps) + 1):
+                    start = time.perf_counter()
+                    response = await client.post(
+                        "/api/ussd/",
+                        data={
+                            "sessionId": session_id,
+                            "serviceCode": "*384*1234#",
+                            "phoneNumber": phone,
+                            "networkCode": "63902",
+                            "text": "*".join(steps[:i]),
+                        },
+                    )
+                    hops.append(time.perf_counter() - start)
+                    assert response.text.startswith(("CON", "END")), response.text
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await asyncio.gather(*(session(client, n) for n in range(sessions)))
+    return sorted(hops)
+
+
+def ussd(args: argparse.Namespace) -> None:
+    prepare(5)  # migrate, and a few open jobs to browse
+    # Sessions live in the cache: several workers need Redis to share it.
+    workers = args.workers if os.environ.get("REDIS_URL") else 1
+    server, base = start_server(workers)
+    try:
+        hops = asyncio.run(ussd_sessions(base, args.requests // 10, args.concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(
+        f"ussd: {len(hops)} hops in {args.requests // 10} sessions, concurrency "
+        f"{args.concurrency}, gunicorn {workers} worker(s)"
+    )
+    print(
+        f"  per hop: p50 {statistics.median(hops) * 1000:6.1f} ms  "
+        f"p99 {hops[int(len(hops) * 0.99) - 1] * 1000:6.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["callbacks"])
+    parser.add_argument("scenario", choices=["callbacks", "ussd"])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
-    {"callbacks": callbacks}[args.scenario](args)
+    {"callbacks": callbacks, "ussd": ussd}[args.scenario](args)
 
 
 if __name__ == "__main__":
