@@ -95,9 +95,12 @@ def handle(*, session_id: str, phone: str, text: str, home: Callable[[Context], 
         ctx = Context(session_id, phone, state)
         state["stack"] = [[home(ctx), {}]]
         reply = _render(ctx)
+    elif text == state.get("last_text"):
+        return state["last_reply"]  # the gateway repeated a request: answer it the same way
     else:
         ctx = Context(session_id, phone, state)
         reply = _step(ctx, value, home)
+    state["last_text"], state["last_reply"] = text, reply
     if reply.startswith("END "):
         cache.delete(key)
     else:

@@ -217,3 +217,14 @@ def test_employer_pays_by_stk_prompt_from_ussd(phone, daraja, django_capture_on_
     assert (path, sent["PhoneNumber"]) == ("/mpesa/stkpush/v1/processrequest", "254712345678")
     job.escrow.refresh_from_db()
     assert job.escrow.status == "funded"
+
+
+def test_a_repeated_request_is_answered_again_not_applied_twice(phone):
+    dialer = phone()
+    dialer.dial()
+    dialer.press("1")
+    first = dialer.press("Wanjiku")
+    assert dialer._send() == first  # the gateway resends "1*Wanjiku"
+    assert "last name" in first
+    assert "You are" in dialer.press("Kamau")
+    assert "You are" in dialer._send()  # again: still the role question, nothing skipped
