@@ -4,7 +4,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from payments import payouts, reversals, stk
-from payments.daraja import DarajaUnavailable, deliver_in_process
+from payments.daraja import DarajaUnavailable
+from payments.inprocess import deliver_in_process
 from payments.models import (
     MpesaReversal,
     PayoutStatus,
@@ -74,6 +75,6 @@ def mpesa_reconcile() -> int:
 
 
 @shared_task(autoretry_for=(httpx.HTTPError,), retry_backoff=2, max_retries=5)
-def daraja_deliver(url: str, payload: dict) -> None:
-    """The local Daraja calling one of our callback URLs."""
-    deliver_in_process(url, payload)
+def deliver_callback(url: str, body: str, headers: dict[str, str] | None = None) -> None:
+    """A local stand-in (Daraja, Intersend) calling one of our callback URLs."""
+    deliver_in_process(url, body, headers)

@@ -194,7 +194,9 @@ class LocalDaraja(httpx.BaseTransport):
                 "select callback_url from stk where checkout_id = ?", (checkout_id,)
             ).fetchone()[0]
         for _ in range(copies):
-            dispatch_on_commit(_deliver_task(), url, self.stk_callback_payload(checkout_id))
+            dispatch_on_commit(
+                _deliver_task(), url, json.dumps(self.stk_callback_payload(checkout_id))
+            )
 
     def release_held(self) -> int:
         """Deliver the callbacks that were held back (late delivery)."""
@@ -235,7 +237,7 @@ class LocalDaraja(httpx.BaseTransport):
         conversation_id = "AG_" + timestamp() + "_" + secrets.token_hex(6)
         result = _status_result(trans_id, "Reversed" if reversed_ else "Completed", conversation_id)
         for _ in range(self.faults.callback_copies):
-            dispatch_on_commit(_deliver_task(), payload["ResultURL"], result)
+            dispatch_on_commit(_deliver_task(), payload["ResultURL"], json.dumps(result))
         return httpx.Response(
             200,
             json={
@@ -292,7 +294,7 @@ class LocalDaraja(httpx.BaseTransport):
             }
         }
         for _ in range(self.faults.callback_copies):
-            dispatch_on_commit(_deliver_task(), payload["ResultURL"], result)
+            dispatch_on_commit(_deliver_task(), payload["ResultURL"], json.dumps(result))
         return httpx.Response(
             200,
             json={
@@ -324,9 +326,9 @@ def _status_result(trans_id: str, status: str, conversation_id: str) -> dict:
 
 
 def _deliver_task() -> object:
-    from payments.tasks import daraja_deliver  # tasks import the clients
+    from payments.tasks import deliver_callback  # tasks import the clients
 
-    return daraja_deliver
+    return deliver_callback
 
 
 def c2b_payload(
