@@ -223,7 +223,11 @@ USSD_GATEWAY_API_KEY = env("USSD_GATEWAY_API_KEY")
 USSD_SERVICE_CODE = env("USSD_SERVICE_CODE", "*384*1234#")
 
 # --- Payouts ---
-PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")
+PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")  # local | intersend
+# "local": an in-process Intersend that checks signatures and calls back like the real one.
+INTERSEND_API_URL = env("INTERSEND_API_URL", "local")
+INTERSEND_API_KEY = env("INTERSEND_API_KEY", "local-intersend-key")
+INTERSEND_API_SECRET = env("INTERSEND_API_SECRET", "local-intersend-secret")
 LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
 
 LOGGING = {

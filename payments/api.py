@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,9 +17,10 @@ from rest_framework.views import APIView
 
 from escrow.models import EscrowContract
 from escrow.references import normalise_reference
-from payments import deposits, reversals, stk
+from payments import deposits, payouts, reversals, stk
 from payments.callback_security import mpesa_callback_refusal, source_address
-from payments.models import ProviderCallback, StkPushRequest
+from payments.models import MobileMoneyPayout, ProviderCallback, StkPushRequest
+from payments.providers.intersend import outcome, signature_valid
 from payments.serializers import (
     C2BPaymentSerializer,
     ReversalEnvelopeSerializer,
@@ -298,3 +300,68 @@ class MpesaTransactionStatusResultApi(DarajaCallbackApi):
             f"; reversal {reversal.status}" if reversal else ""
         )
         return outcome, Response(ACCEPTED)
+
+
+class IntersendCallbackSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=40)
+    status = serializers.ChoiceField(choices=["pending", "processing", "completed", "failed"])
+    transaction_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    failure_reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class IntersendPayoutCallbackApi(APIView):
+    """Intersend reports a payout's status. The signature is checked before anything changes;
+    late, repeated or out-of-order news never changes a decided outcome."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+
+    @extend_schema(
+        request=IntersendCallbackSerializer,
+        responses={
+            200: OpenApiResponse(description="Received"),
+            401: OpenApiResponse(description="Bad or missing signature"),
+        },
+        examples=[
+            OpenApiExample(
+                "Paid",
+                request_only=True,
+                value={
+                    "reference": "PAYOUT_7KQ2M9XD",
+                    "status": "completed",
+                    "transaction_id": "IS3F9A0B12C4D5",
+                    "failure_reason": "",
+                },
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        raw = request._request.body
+        callback = deposits.callback_store(
+            kind=ProviderCallback.Kind.INTERSEND_PAYOUT,
+            body=raw,
+            remote_addr=source_address(request),
+        )
+        if not signature_valid(
+            settings.INTERSEND_API_SECRET,
+            request.headers.get("X-Timestamp", ""),
+            request.headers.get("X-Signature", ""),
+            raw,
+        ):
+            deposits.callback_outcome(callback, "rejected: bad signature")
+            return Response({"detail": "Bad or missing signature."}, status=401)
+        try:
+            data = IntersendCallbackSerializer(data=json.loads(raw))
+        except ValueError:
+            data = None
+        if data is None or not data.is_valid():
+            deposits.callback_outcome(callback, "rejected: unreadable")
+            return Response({"detail": "Unreadable payout status."}, status=400)
+        news = data.validated_data
+        if not MobileMoneyPayout.objects.filter(reference=news["reference"]).exists():
+            deposits.callback_outcome(callback, "rejected: unknown reference")
+            return Response({"detail": "Unknown reference."}, status=404)
+        payout = payouts.payout_apply_result(reference=news["reference"], result=outcome(news))
+        deposits.callback_outcome(callback, f"{payout.reference}: {payout.status}")
+        return Response({"received": True})

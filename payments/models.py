@@ -15,6 +15,7 @@ class ProviderCallback(models.Model):
         MPESA_C2B_VALIDATION = "mpesa_c2b_validation", "M-Pesa C2B validation"
         MPESA_STK = "mpesa_stk", "M-Pesa STK push result"
         MPESA_REVERSAL = "mpesa_reversal", "M-Pesa reversal result"
+        INTERSEND_PAYOUT = "intersend_payout", "Intersend payout status"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)

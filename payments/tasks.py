@@ -78,3 +78,13 @@ def mpesa_reconcile() -> int:
 def deliver_callback(url: str, body: str, headers: dict[str, str] | None = None) -> None:
     """A local stand-in (Daraja, Intersend) calling one of our callback URLs."""
     deliver_in_process(url, body, headers)
+
+
+@shared_task
+def local_intersend_settle(reference: str) -> None:
+    """The local Intersend finishing a transfer and calling our callback URL, signed."""
+    from payments.providers import get_local_intersend
+
+    local = get_local_intersend()
+    body, headers = local.callback(reference)
+    deliver_in_process(local.callback_url, body, headers)

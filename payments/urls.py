@@ -3,6 +3,11 @@ from django.urls import path
 from payments import api
 
 urlpatterns = [
+    path(
+        "intersend/payout/",
+        api.IntersendPayoutCallbackApi.as_view(),
+        name="intersend-payout-callback",
+    ),
     path("mpesa/deposit/", api.MpesaC2BConfirmationApi.as_view(), name="mpesa-c2b-confirmation"),
     path("mpesa/validation/", api.MpesaC2BValidationApi.as_view(), name="mpesa-c2b-validation"),
     path("mpesa/stk/", api.MpesaStkCallbackApi.as_view(), name="mpesa-stk-callback"),

@@ -1,9 +1,26 @@
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 
 from payments.providers.base import PayoutProvider, PayoutResult, PayoutUnavailable
+
+if TYPE_CHECKING:
+    from payments.providers.intersend_local import LocalIntersend
+
+
+@cache
+def get_local_intersend() -> "LocalIntersend":
+    from payments.providers.intersend_local import LocalIntersend
+
+    return LocalIntersend(
+        settings.LOCAL_PAYOUT_PATH.with_suffix(".intersend.sqlite3"),
+        api_key=settings.INTERSEND_API_KEY,
+        api_secret=settings.INTERSEND_API_SECRET,
+        callback_url=reverse("intersend-payout-callback"),
+    )
 
 
 @cache
@@ -12,6 +29,16 @@ def get_payout_provider() -> PayoutProvider:
         from payments.providers.local import LocalPayoutProvider
 
         return LocalPayoutProvider(settings.LOCAL_PAYOUT_PATH)
+    if settings.PAYOUT_PROVIDER == "intersend":
+        from payments.providers.intersend import IntersendProvider
+
+        local = settings.INTERSEND_API_URL == "local"
+        return IntersendProvider(
+            "https://intersend.local" if local else settings.INTERSEND_API_URL,
+            settings.INTERSEND_API_KEY,
+            settings.INTERSEND_API_SECRET,
+            transport=get_local_intersend() if local else None,
+        )
     raise ImproperlyConfigured(f"Unknown PAYOUT_PROVIDER {settings.PAYOUT_PROVIDER!r}")
 
 
