@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.phones import msisdn
 from escrow.models import EscrowContract
 from kazi.outbound import dispatch_on_commit
+from notifications.sms import sms_send_after_commit
 from payments.models import PAYOUT_MACHINE, MobileMoneyPayout, PayoutStatus
 from payments.providers import PayoutResult, get_payout_provider
 
@@ -76,6 +77,11 @@ def payout_apply_result(*, reference: str, result: PayoutResult) -> MobileMoneyP
         payout.failure_reason = result.reason[:255]
     if payout.status == PayoutStatus.COMPLETED:
         payout.completed_at = timezone.now()
+        sms_send_after_commit(
+            phone_number=payout.phone_number,
+            message=f"Kazi Trust: KES {payout.amount:,.2f} for your work has been sent to this "
+            f"number ({payout.transaction_reference or payout.reference}).",
+        )
     payout.save()
     return payout
 

@@ -111,3 +111,19 @@ def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(db, settings, payout_p
     payout_sweep()
     assert MobileMoneyPayout.objects.get().status == "completed"
     assert payout_provider.sends == [payout.reference]
+
+
+def test_the_worker_is_told_by_sms_once_paid(api, employer, employee, sms, payout_provider):
+    payout_provider.faults.duplicate_callbacks = True  # told once, however often the news comes
+    _, payout = complete(api, employer, employee)
+    messages = [m for phone, m in sms.sent if phone == employee.phone_number]
+    assert messages == [
+        f"Kazi Trust: KES 1,500.00 for your work has been sent to this number "
+        f"({payout.transaction_reference})."
+    ]
+
+
+def test_no_sms_when_a_payout_fails(api, employer, employee, sms, payout_provider):
+    payout_provider.faults.reject = 1
+    complete(api, employer, employee)
+    assert sms.sent == []
