@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from kazi.admin_mixins import ReadOnlyMoneyAdmin
 from kazi.errors import Conflict
-from payments import reversals
+from payments import payouts, reversals
 from payments.models import (
     MobileMoneyPayout,
     MpesaDeposit,
@@ -63,6 +63,17 @@ class MpesaDepositAdmin(ReadOnlyMoneyAdmin):
 
 @admin.register(MobileMoneyPayout)
 class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
+    actions = ["retry"]
+
+    @admin.action(description="Retry failed payouts (a new attempt under a new reference)")
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for payout in queryset:
+            try:
+                retry = payouts.payout_retry(payout_id=payout.pk)
+                self.message_user(request, f"{payout.reference}: retried as {retry.reference}.")
+            except Conflict as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
     list_display = [
         "reference",
         "employee",

@@ -238,7 +238,15 @@ class MobileMoneyPayout(models.Model):
         db_index=True,
     )
     failure_reason = models.CharField(max_length=255, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Sends and status queries")
+    retry_of = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retried_by",
+        help_text="The failed payout this one retries, under a new reference",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

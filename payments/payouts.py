@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.phones import msisdn
 from escrow.models import EscrowContract
+from kazi.errors import Conflict
 from kazi.outbound import dispatch_on_commit
 from notifications.sms import sms_send_after_commit
 from payments.models import PAYOUT_MACHINE, MobileMoneyPayout, PayoutStatus
@@ -33,6 +34,33 @@ def payout_open(*, escrow: EscrowContract) -> MobileMoneyPayout:
 
     dispatch_on_commit(payout_send, payout.pk)
     return payout
+
+
+@transaction.atomic
+def payout_retry(*, payout_id: int) -> MobileMoneyPayout:
+    """A new attempt at a failed payout, under a new reference: the failed one stays failed, so
+    whatever its provider does later cannot pay twice (MONEY-SAFETY P5)."""
+    failed = MobileMoneyPayout.objects.select_related("escrow_contract").get(pk=payout_id)
+    EscrowContract.objects.select_for_update().get(pk=failed.escrow_contract_id)
+    failed = MobileMoneyPayout.objects.select_for_update().get(pk=payout_id)
+    if failed.status != PayoutStatus.FAILED:
+        raise Conflict(f"{failed.reference} is {failed.status}; only failed payouts are retried.")
+    if MobileMoneyPayout.objects.filter(retry_of=failed).exists():
+        raise Conflict(f"{failed.reference} has been retried already.")
+    attempt = MobileMoneyPayout.objects.filter(escrow_contract=failed.escrow_contract).count() + 1
+    base = failed.reference.split("-")[0]
+    retry = MobileMoneyPayout.objects.create(
+        escrow_contract=failed.escrow_contract,
+        employee=failed.employee,
+        reference=f"{base}-{attempt}",
+        phone_number=failed.employee.phone_number,
+        amount=failed.amount,
+        retry_of=failed,
+    )
+    from payments.tasks import payout_send as send_task  # the tasks module imports this one
+
+    dispatch_on_commit(send_task, retry.pk)
+    return retry
 
 
 def payout_send(*, payout_id: int) -> None:

@@ -127,3 +127,25 @@ def test_no_sms_when_a_payout_fails(api, employer, employee, sms, payout_provide
     payout_provider.faults.reject = 1
     complete(api, employer, employee)
     assert sms.sent == []
+
+
+def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, payout_provider):
+    from kazi.errors import Conflict
+
+    payout_provider.faults.reject = 1
+    job, failed = complete(api, employer, employee)
+    with api._capture(execute=True):
+        retry = payouts.payout_retry(payout_id=failed.pk)
+    retry.refresh_from_db()
+    failed.refresh_from_db()
+    assert (failed.status, retry.status) == ("failed", "completed")
+    assert retry.reference == failed.reference + "-2"
+    assert payout_provider.sends == [failed.reference, retry.reference]
+    assert api.get(f"/api/jobs/{job['id']}/").json()["payout"]["reference"] == retry.reference
+    for payout in (failed, retry):  # the failed one was retried; the new one did not fail
+        with pytest.raises(Conflict):
+            payouts.payout_retry(payout_id=payout.pk)
+    # the old attempt's late success changes nothing and pays nothing more
+    payouts.payout_apply_result(reference=failed.reference, result=PayoutResult("completed", "X"))
+    assert MobileMoneyPayout.objects.get(pk=failed.pk).status == "failed"
+    assert payout_provider.sends == [failed.reference, retry.reference]
