@@ -38,6 +38,7 @@ JOB_EXAMPLE = OpenApiExample(
             ],
         },
         "payout": None,
+        "payouts": [],
         "deposit_instructions": None,
         "created_at": "2026-11-23T10:00:00+03:00",
         "updated_at": "2026-11-23T10:05:00+03:00",

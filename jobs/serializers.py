@@ -65,6 +65,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     escrow_contract_id = serializers.CharField()
     escrow = EscrowOutputSerializer()
     payout = serializers.SerializerMethodField()
+    payouts = PayoutOutputSerializer(source="escrow.payouts", many=True, read_only=True)
     deposit_instructions = serializers.SerializerMethodField()
 
     class Meta:
@@ -80,6 +81,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "escrow_contract_id",
             "escrow",
             "payout",
+            "payouts",
             "deposit_instructions",
             "created_at",
             "updated_at",

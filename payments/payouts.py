@@ -1,7 +1,9 @@
 """Payouts: released escrow money sent to the worker's phone, exactly once per reference."""
 
 import logging
+import math
 from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
 from django.db.models import F
@@ -10,6 +12,7 @@ from django.utils import timezone
 from accounts.phones import msisdn
 from escrow.models import EscrowContract
 from kazi.errors import Conflict
+from kazi.money import MAX_MPESA_TRANSACTION
 from kazi.outbound import dispatch_on_commit
 from notifications.sms import sms_send_after_commit
 from payments.models import PAYOUT_MACHINE, MobileMoneyPayout, PayoutStatus
@@ -20,20 +23,34 @@ log = logging.getLogger(__name__)
 _ACTIONS = {"accepted": "submit", "completed": "succeed", "failed": "fail"}
 
 
-def payout_open(*, escrow: EscrowContract) -> MobileMoneyPayout:
+def split_amount(total: Decimal) -> list[Decimal]:
+    """Equal parts of at most one mobile-money transaction's limit (KES 250,000), to the cent;
+    every part stays above the KES 10 minimum since budgets start at KES 10."""
+    count = math.ceil(total / MAX_MPESA_TRANSACTION)
+    part = (total / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    return [part] * (count - 1) + [total - part * (count - 1)]
+
+
+def payout_open(*, escrow: EscrowContract) -> list[MobileMoneyPayout]:
     """Record the payout of a released escrow (caller holds the escrow lock) and send it after
-    commit. The reference is derived from the escrow, so a second payout cannot be recorded."""
-    payout = MobileMoneyPayout.objects.create(
-        escrow_contract=escrow,
-        employee=escrow.employee,
-        reference="PAYOUT_" + escrow.contract_id.removeprefix("ESCROW_"),
-        phone_number=escrow.employee.phone_number,
-        amount=escrow.released_amount,
-    )
+    commit, split when it exceeds one transaction's limit. References derive from the escrow,
+    so the same payout cannot be recorded twice."""
+    base = "PAYOUT_" + escrow.contract_id.removeprefix("ESCROW_")
+    parts = split_amount(escrow.released_amount)
     from payments.tasks import payout_send  # the tasks module imports this one
 
-    dispatch_on_commit(payout_send, payout.pk)
-    return payout
+    payouts = []
+    for number, amount in enumerate(parts, 1):
+        payout = MobileMoneyPayout.objects.create(
+            escrow_contract=escrow,
+            employee=escrow.employee,
+            reference=base if len(parts) == 1 else f"{base}-P{number}",
+            phone_number=escrow.employee.phone_number,
+            amount=amount,
+        )
+        dispatch_on_commit(payout_send, payout.pk)
+        payouts.append(payout)
+    return payouts
 
 
 @transaction.atomic
@@ -47,12 +64,14 @@ def payout_retry(*, payout_id: int) -> MobileMoneyPayout:
         raise Conflict(f"{failed.reference} is {failed.status}; only failed payouts are retried.")
     if MobileMoneyPayout.objects.filter(retry_of=failed).exists():
         raise Conflict(f"{failed.reference} has been retried already.")
-    attempt = MobileMoneyPayout.objects.filter(escrow_contract=failed.escrow_contract).count() + 1
-    base = failed.reference.split("-")[0]
+    attempt = 2
+    earlier = failed
+    while earlier.retry_of_id:
+        attempt, earlier = attempt + 1, earlier.retry_of
     retry = MobileMoneyPayout.objects.create(
         escrow_contract=failed.escrow_contract,
         employee=failed.employee,
-        reference=f"{base}-{attempt}",
+        reference=f"{earlier.reference}-R{attempt}",
         phone_number=failed.employee.phone_number,
         amount=failed.amount,
         retry_of=failed,

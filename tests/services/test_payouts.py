@@ -139,7 +139,7 @@ def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, pa
     retry.refresh_from_db()
     failed.refresh_from_db()
     assert (failed.status, retry.status) == ("failed", "completed")
-    assert retry.reference == failed.reference + "-2"
+    assert retry.reference == failed.reference + "-R2"
     assert payout_provider.sends == [failed.reference, retry.reference]
     assert api.get(f"/api/jobs/{job['id']}/").json()["payout"]["reference"] == retry.reference
     for payout in (failed, retry):  # the failed one was retried; the new one did not fail
@@ -149,3 +149,38 @@ def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, pa
     payouts.payout_apply_result(reference=failed.reference, result=PayoutResult("completed", "X"))
     assert MobileMoneyPayout.objects.get(pk=failed.pk).status == "failed"
     assert payout_provider.sends == [failed.reference, retry.reference]
+
+
+@pytest.mark.parametrize(
+    ("total", "parts"),
+    [
+        ("10.00", ["10.00"]),
+        ("250000.00", ["250000.00"]),
+        ("250000.01", ["125000.00", "125000.01"]),
+        ("600000.00", ["200000.00", "200000.00", "200000.00"]),
+        ("10000000.00", ["250000.00"] * 40),
+    ],
+)
+def test_large_payouts_are_split_within_the_mobile_money_limit(total, parts):
+    from decimal import Decimal
+
+    split = payouts.split_amount(Decimal(total))
+    assert split == [Decimal(p) for p in parts]
+    assert sum(split) == Decimal(total)
+
+
+def test_a_large_payout_is_sent_in_parts_each_once(api, employer, employee, payout_provider):
+    from tests.api.helpers import apply_and_assign, pay, post_job
+
+    job = post_job(api, employer, "400000.00")
+    pay(api, job, "250000.00", trans_id="RKTQDM7W01")
+    pay(api, job, "150000.00", trans_id="RKTQDM7W02")
+    apply_and_assign(api, employer, employee, job)
+    api.as_user(employer).post(f"/api/jobs/{job['id']}/complete/")
+    parts = MobileMoneyPayout.objects.order_by("reference")
+    base = "PAYOUT_" + job["escrow_contract_id"][7:]
+    assert [(p.reference, p.amount, p.status) for p in parts] == [
+        (f"{base}-P1", 200000, "completed"),
+        (f"{base}-P2", 200000, "completed"),
+    ]
+    assert sorted(payout_provider.sends) == [f"{base}-P1", f"{base}-P2"]
