@@ -135,6 +135,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
     "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
