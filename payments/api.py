@@ -8,7 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -97,6 +102,13 @@ class DarajaCallbackApi(APIView):
         raise NotImplementedError
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=C2BPaymentSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[C2B_EXAMPLE, OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+)
 class MpesaC2BConfirmationApi(DarajaCallbackApi):
     """Safaricom tells us money arrived on our Pay Bill. The money has moved already, so anything
     we can read is recorded (unknown references are kept as unmatched), once per TransID."""
@@ -104,14 +116,6 @@ class MpesaC2BConfirmationApi(DarajaCallbackApi):
     kind = ProviderCallback.Kind.MPESA_C2B_CONFIRMATION
     serializer_class = C2BPaymentSerializer
     bad_field_codes = {"TransAmount": "C2B00013"}
-
-    @extend_schema(
-        request=C2BPaymentSerializer,
-        responses=DARAJA_ANSWERS,
-        examples=[C2B_EXAMPLE, OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         payment = deposits.ReceivedPayment(
@@ -128,15 +132,8 @@ class MpesaC2BConfirmationApi(DarajaCallbackApi):
         return deposits.deposit_summary(deposit), Response(ACCEPTED)
 
 
-class MpesaC2BValidationApi(DarajaCallbackApi):
-    """Before M-Pesa completes a Pay Bill payment it asks whether to accept it: we refuse an
-    unknown account (C2B00012) and an amount the escrow does not need (C2B00013)."""
-
-    kind = ProviderCallback.Kind.MPESA_C2B_VALIDATION
-    serializer_class = C2BPaymentSerializer
-    bad_field_codes = {"TransAmount": "C2B00013"}
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=C2BPaymentSerializer,
         responses=DARAJA_ANSWERS,
         examples=[
@@ -151,8 +148,14 @@ class MpesaC2BValidationApi(DarajaCallbackApi):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
+)
+class MpesaC2BValidationApi(DarajaCallbackApi):
+    """Before M-Pesa completes a Pay Bill payment it asks whether to accept it: we refuse an
+    unknown account (C2B00012) and an amount the escrow does not need (C2B00013)."""
+
+    kind = ProviderCallback.Kind.MPESA_C2B_VALIDATION
+    serializer_class = C2BPaymentSerializer
+    bad_field_codes = {"TransAmount": "C2B00013"}
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         reference = normalise_reference(data.get("BillRefNumber", ""))
@@ -174,13 +177,8 @@ def _metadata(callback: dict) -> dict[str, Any]:
     return {item["Name"]: item.get("Value") for item in items}
 
 
-class MpesaStkCallbackApi(DarajaCallbackApi):
-    """The outcome of an STK push prompt, once per CheckoutRequestID."""
-
-    kind = ProviderCallback.Kind.MPESA_STK
-    serializer_class = StkEnvelopeSerializer
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=StkEnvelopeSerializer,
         responses=DARAJA_ANSWERS,
         examples=[
@@ -209,8 +207,12 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
             OpenApiExample("Accepted", response_only=True, value=ACCEPTED),
         ],
     )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
+)
+class MpesaStkCallbackApi(DarajaCallbackApi):
+    """The outcome of an STK push prompt, once per CheckoutRequestID."""
+
+    kind = ProviderCallback.Kind.MPESA_STK
+    serializer_class = StkEnvelopeSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Body"]["stkCallback"]
@@ -235,19 +237,18 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
         return f"{checkout_id}: {request.status} ({request.result_message})", Response(ACCEPTED)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=ReversalEnvelopeSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+)
 class MpesaReversalResultApi(DarajaCallbackApi):
     """Daraja's verdict on a reversal we asked for."""
 
     kind = ProviderCallback.Kind.MPESA_REVERSAL
     serializer_class = ReversalEnvelopeSerializer
-
-    @extend_schema(
-        request=ReversalEnvelopeSerializer,
-        responses=DARAJA_ANSWERS,
-        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
@@ -273,19 +274,18 @@ class TransactionStatusResultSerializer(serializers.Serializer):
     Result = serializers.DictField()
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=TransactionStatusResultSerializer,
+        responses=DARAJA_ANSWERS,
+        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+    )
+)
 class MpesaTransactionStatusResultApi(DarajaCallbackApi):
     """The answer to a Transaction Status query (reconciliation of reversals)."""
 
     kind = ProviderCallback.Kind.MPESA_REVERSAL
     serializer_class = TransactionStatusResultSerializer
-
-    @extend_schema(
-        request=TransactionStatusResultSerializer,
-        responses=DARAJA_ANSWERS,
-        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
