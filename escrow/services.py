@@ -193,4 +193,7 @@ def ledger_operation_confirm(*, op_id: int, tx_hash: str) -> None:
         escrow.released_amount = escrow.held_amount
         escrow.released_at = op.completed_at
         escrow.save(update_fields=["status", "released_amount", "released_at", "updated_at"])
-        payout_open(escrow=escrow)
+        assigned = escrow.operations.filter(kind=LedgerOperationKind.ASSIGN).last()
+        payout_open(
+            escrow=escrow, payee=assigned.payee if assigned else "", release_tx_hash=tx_hash
+        )

@@ -239,6 +239,10 @@ class MobileMoneyPayout(models.Model):
     )
     failure_reason = models.CharField(max_length=255, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0, help_text="Sends and status queries")
+    payee = models.CharField(
+        max_length=69, blank=True, default="", help_text="Where the release went on chain"
+    )
+    release_tx_hash = models.CharField(max_length=64, blank=True, default="")
     retry_of = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,

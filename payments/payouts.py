@@ -31,7 +31,9 @@ def split_amount(total: Decimal) -> list[Decimal]:
     return [part] * (count - 1) + [total - part * (count - 1)]
 
 
-def payout_open(*, escrow: EscrowContract) -> list[MobileMoneyPayout]:
+def payout_open(
+    *, escrow: EscrowContract, payee: str = "", release_tx_hash: str = ""
+) -> list[MobileMoneyPayout]:
     """Record the payout of a released escrow (caller holds the escrow lock) and send it after
     commit, split when it exceeds one transaction's limit. References derive from the escrow,
     so the same payout cannot be recorded twice."""
@@ -47,6 +49,8 @@ def payout_open(*, escrow: EscrowContract) -> list[MobileMoneyPayout]:
             reference=base if len(parts) == 1 else f"{base}-P{number}",
             phone_number=escrow.employee.phone_number,
             amount=amount,
+            payee=payee,
+            release_tx_hash=release_tx_hash,
         )
         dispatch_on_commit(payout_send, payout.pk)
         payouts.append(payout)
@@ -74,6 +78,8 @@ def payout_retry(*, payout_id: int) -> MobileMoneyPayout:
         reference=f"{earlier.reference}-R{attempt}",
         phone_number=failed.employee.phone_number,
         amount=failed.amount,
+        payee=failed.payee,
+        release_tx_hash=failed.release_tx_hash,
         retry_of=failed,
     )
     from payments.tasks import payout_send as send_task  # the tasks module imports this one

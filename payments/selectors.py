@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 
 from escrow.models import EscrowContract, exact_cents
 from escrow.selectors import escrow_totals, total
-from payments.models import DepositStatus, MpesaDeposit
+from payments.models import DepositStatus, MobileMoneyPayout, MpesaDeposit, PayoutStatus
 
 
 def escrows_not_matching_their_deposits() -> list[str]:
@@ -36,7 +36,18 @@ def books_summary() -> dict[str, Decimal | bool]:
     accounted = sum(
         summary[k] for k in ("held", "released", "refunded", "surplus_owed", "unmatched")
     )
+    # What was released is paid out, being paid, or failed and owed to the worker; a failed
+    # payout that was retried is replaced by its retry.
+    live = MobileMoneyPayout.objects.exclude(status=PayoutStatus.FAILED, retried_by__isnull=False)
+    summary["paid_out"] = total(live.filter(status=PayoutStatus.COMPLETED), "amount")
+    summary["paying"] = total(
+        live.filter(status__in=[PayoutStatus.PENDING, PayoutStatus.PROCESSING]), "amount"
+    )
+    summary["payout_failed"] = total(live.filter(status=PayoutStatus.FAILED), "amount")
+    payouts_account = summary["paid_out"] + summary["paying"] + summary["payout_failed"]
     summary["balanced"] = (
-        accounted == summary["received"] and not escrows_not_matching_their_deposits()
+        accounted == summary["received"]
+        and payouts_account == summary["released"]
+        and not escrows_not_matching_their_deposits()
     )
     return summary

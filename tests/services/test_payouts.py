@@ -184,3 +184,23 @@ def test_a_large_payout_is_sent_in_parts_each_once(api, employer, employee, payo
         (f"{base}-P2", 200000, "completed"),
     ]
     assert sorted(payout_provider.sends) == [f"{base}-P1", f"{base}-P2"]
+
+
+def test_each_payout_is_tied_to_the_release_on_chain_and_the_books_follow_it(
+    api, employer, employee, ledger
+):
+    from escrow.services import escrow_payee
+    from payments.selectors import books_summary
+
+    _, payout = complete(api, employer, employee)
+    release = payout.escrow_contract.operations.get(kind="release")
+    assert payout.release_tx_hash == release.tx_hash != ""
+    assert (
+        payout.payee
+        == escrow_payee(employee)
+        == ledger.get(payout.escrow_contract.contract_id).payee
+    )
+    assert payout.payee.startswith("M")  # the platform account, muxed with the worker's id
+    books = books_summary()
+    assert books["released"] == books["paid_out"] == payout.amount
+    assert books["paying"] == books["payout_failed"] == 0
