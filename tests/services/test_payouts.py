@@ -204,3 +204,34 @@ def test_each_payout_is_tied_to_the_release_on_chain_and_the_books_follow_it(
     books = books_summary()
     assert books["released"] == books["paid_out"] == payout.amount
     assert books["paying"] == books["payout_failed"] == 0
+
+
+def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
+    db, settings, payout_provider, monkeypatch
+):
+    """The worker sends, then dies before recording the answer (and the provider's callback is
+    lost with it): the sweep asks the provider and finishes the payout, never sending again."""
+    from escrow.tasks import ledger_sweep
+    from jobs.services import job_complete
+    from tests.factories import EmployeeFactory, EmployerFactory
+    from tests.services.test_outbound import job_in_progress
+
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    job = job_in_progress(EmployerFactory(), EmployeeFactory())
+    job_complete(job_id=job.pk)
+    ledger_sweep()
+    payout = MobileMoneyPayout.objects.get()
+
+    def die(**kwargs):
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(payouts, "payout_apply_result", die)
+        with pytest.raises(SystemExit):
+            payouts.payout_send(payout_id=payout.pk)
+    assert payout_provider.sends == [payout.reference]
+    assert MobileMoneyPayout.objects.get().status == "pending"
+
+    payout_sweep()
+    assert MobileMoneyPayout.objects.get().status == "completed"
+    assert payout_provider.sends == [payout.reference]  # resolved by asking, not resending
