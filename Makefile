@@ -1,6 +1,7 @@
 # Kazi Trust. `make run` serves the API on embedded defaults; `make test` runs the whole suite.
 PYTHON ?= python3
 PORT ?= 8000
+export STELLAR_PORT ?= 8001
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -15,8 +16,12 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
+# The web process and the Stellar contract service (local backend) side by side; Ctrl-C stops both.
 run: migrate
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@trap 'kill 0' EXIT; \
+	$(PY) -m stellar_service & \
+	STELLAR_CONTRACT_SERVICE_URL=http://127.0.0.1:$(STELLAR_PORT) \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -176,8 +176,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- Escrow ledger (the Stellar leg). "local": a persistent in-process ledger. ---
-LEDGER_BACKEND = env("LEDGER_BACKEND", "local")
+# --- Escrow ledger (the Stellar leg) ---
+# The Stellar contract service (stellar_service/, the only holder of signing keys). Unset on the
+# embedded default: its local backend runs in-process, keeping its state in LOCAL_LEDGER_PATH.
+STELLAR_CONTRACT_SERVICE_URL = required("STELLAR_CONTRACT_SERVICE_URL", "")
+STELLAR_CONTRACT_API_KEY = required("STELLAR_CONTRACT_API_KEY", "local-stellar-api-key")
+STELLAR_SERVICE_TIMEOUT = float(env("STELLAR_SERVICE_TIMEOUT_SECONDS", "30"))
 LOCAL_LEDGER_PATH = Path(env("LOCAL_LEDGER_PATH", str(VAR_DIR / "ledger.sqlite3")))
 # Workers without their own Stellar account are paid to this account, muxed with their user id.
 STELLAR_PAYOUT_ACCOUNT = required(

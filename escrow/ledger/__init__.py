@@ -1,7 +1,6 @@
 from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from escrow.ledger.base import (
     Ledger,
@@ -14,11 +13,19 @@ from escrow.ledger.base import (
 
 @cache
 def get_ledger() -> Ledger:
-    if settings.LEDGER_BACKEND == "local":
-        from escrow.ledger.local import LocalLedger
+    """The Stellar contract service over HTTP when configured (production); on the embedded
+    default its local backend, in-process."""
+    if settings.STELLAR_CONTRACT_SERVICE_URL:
+        from escrow.ledger.service import ServiceLedger
 
-        return LocalLedger(settings.LOCAL_LEDGER_PATH)
-    raise ImproperlyConfigured(f"Unknown LEDGER_BACKEND {settings.LEDGER_BACKEND!r}")
+        return ServiceLedger(
+            settings.STELLAR_CONTRACT_SERVICE_URL,
+            settings.STELLAR_CONTRACT_API_KEY,
+            timeout=settings.STELLAR_SERVICE_TIMEOUT,
+        )
+    from escrow.ledger.local import LocalLedger
+
+    return LocalLedger(settings.LOCAL_LEDGER_PATH)
 
 
 __all__ = [

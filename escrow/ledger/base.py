@@ -4,6 +4,8 @@ chain. Amounts are integers of the token's smallest unit (see kazi.money)."""
 from dataclasses import dataclass
 from typing import Protocol
 
+from stellar_sdk import MuxedAccount
+
 
 class LedgerError(Exception):
     pass
@@ -29,12 +31,29 @@ class LedgerReceipt:
 @dataclass(frozen=True)
 class LedgerEscrow:
     reference: str
-    status: str  # funding | funded | released | refunded
+    status: str  # funding | funded | released | refunded | disputed | resolved
     amount: int
     funded: int
     payee: str
     released: int
     refunded: int
+
+
+def escrow_from_json(body: dict) -> LedgerEscrow:
+    """The service's escrow (payee as its base account plus a mux id) as the port shows it: the
+    payee exactly as it was assigned, muxed when it has an id."""
+    payee = body.get("payee") or ""
+    if payee and body.get("payee_id") is not None:
+        payee = MuxedAccount(payee, int(body["payee_id"])).account_muxed
+    return LedgerEscrow(
+        reference=body["contract_id"],
+        status=body["status"],
+        amount=body["amount"],
+        funded=body["funded"],
+        payee=payee,
+        released=body["released"],
+        refunded=body["refunded"],
+    )
 
 
 class Ledger(Protocol):

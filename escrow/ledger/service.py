@@ -1,0 +1,106 @@
+"""The ledger port over HTTP: a client of the Stellar contract service (`stellar_service/`), the
+only process that holds signing keys. Every write carries its idempotency key, so a retry after a
+lost answer is answered from the service's record instead of moving money again."""
+
+import logging
+import time
+
+import httpx
+
+from escrow.ledger.base import (
+    LedgerEscrow,
+    LedgerReceipt,
+    LedgerRejected,
+    LedgerUnavailable,
+    escrow_from_json,
+)
+
+log = logging.getLogger(__name__)
+
+# Transport errors and answers that mean "outcome unknown, ask again with the same key".
+_RETRYABLE_STATUS = {502, 503, 504}
+
+
+class ServiceLedger:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"X-API-Key": api_key},
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+        self.attempts = attempts
+        self.backoff = backoff
+
+    def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
+        return self._write("create", idempotency_key, contract_id=reference, amount=amount)
+
+    def fund(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
+        return self._write("fund", idempotency_key, contract_id=reference, amount=amount)
+
+    def assign(self, *, reference: str, payee: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("assign", idempotency_key, contract_id=reference, payee=payee)
+
+    def release(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("release", idempotency_key, contract_id=reference)
+
+    def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("refund", idempotency_key, contract_id=reference)
+
+    def get(self, reference: str) -> LedgerEscrow:
+        return escrow_from_json(self._request("GET", f"/api/escrow/{reference}"))
+
+    def health(self) -> str:
+        try:
+            body = self._request("GET", "/api/health", attempts=1)
+        except (LedgerUnavailable, LedgerRejected) as exc:
+            return f"unavailable: {exc}"
+        return str(body.get("status", "ok"))
+
+    def _write(self, operation: str, key: str, **payload: object) -> LedgerReceipt:
+        body = self._request(
+            "POST", f"/api/escrow/{operation}", json=payload, headers={"Idempotency-Key": key}
+        )
+        return LedgerReceipt(tx_hash=body["tx_hash"])
+
+    def _request(self, method: str, path: str, *, attempts: int | None = None, **kwargs) -> dict:
+        """Retry what may not have arrived (transport errors, 502-504) a few times with the same
+        idempotency key; the caller's task retries longer with backoff after that."""
+        attempts = attempts or self.attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                problem = f"stellar service {path}: {type(exc).__name__}"
+            else:
+                if response.status_code not in _RETRYABLE_STATUS:
+                    return _answer(path, response)
+                problem = f"stellar service {path}: HTTP {response.status_code}"
+            log.warning("%s (attempt %d of %d)", problem, attempt, attempts)
+            if attempt < attempts:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+        raise LedgerUnavailable(problem)
+
+
+def _answer(path: str, response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.is_success and isinstance(body, dict):
+        return body
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    code = error.get("code") or f"http_{response.status_code}"
+    if response.status_code in {401, 403} or response.status_code >= 500:
+        # Our configuration or their server is wrong, not the request: retrying may succeed.
+        raise LedgerUnavailable(f"stellar service {path}: HTTP {response.status_code} {code}")
+    raise LedgerRejected(code, error.get("message") or response.reason_phrase)
