@@ -1,10 +1,12 @@
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
+from stellar_sdk import StrKey
 
 from accounts.phones import normalise_phone
 
@@ -28,6 +30,12 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(phone_number, password, is_staff=True, is_superuser=True, **fields)
 
 
+def validate_stellar_account(value: str) -> None:
+    """Releases are paid to this account on chain: a typo would send a worker's money astray."""
+    if not StrKey.is_valid_ed25519_public_key(value):
+        raise ValidationError("Enter a Stellar account id (56 characters starting with G).")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """Identified by phone number: most users have M-Pesa, not necessarily email."""
 
@@ -37,7 +45,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)
     user_type = models.CharField(max_length=10, choices=UserType.choices)
-    stellar_account_id = models.CharField(max_length=56, blank=True, default="")
+    stellar_account_id = models.CharField(
+        max_length=56,
+        blank=True,
+        default="",
+        validators=[validate_stellar_account],
+        help_text="The worker's own Stellar account (G...), paid directly on release",
+    )
     ussd_pin = models.CharField(max_length=128, blank=True, default="", help_text="Hashed")
     pin_failed_attempts = models.PositiveSmallIntegerField(default=0)
     pin_locked_until = models.DateTimeField(null=True, blank=True)
