@@ -1,0 +1,471 @@
+"""The `soroban` backend: each write is one signed `invoke_contract_function` transaction on the
+escrow contract, sent through a Stellar RPC server.
+
+Envelope-store rules (MONEY-SAFETY P2, P7), per idempotency key, in SQLite at `store_path`:
+1. A new write is simulated and prepared first; a simulation that fails with `Error(Contract, #n)`
+   is a definite no (`ContractError`) and nothing is stored or sent.
+2. The signed envelope and its hash are stored (state `pending`) BEFORE the first send.
+3. A key with a stored envelope never gets a new transaction while that envelope could still land:
+   its outcome is asked for (`getTransaction`) and, if the network has not seen it, exactly the
+   stored envelope is sent again.
+4. Only when the RPC reports the hash NOT_FOUND and its latest ledger closed after the envelope's
+   upper time bound (it can never be applied any more), or the transaction FAILED without a
+   contract error (applied as a failure: nothing changed, the sequence number was used), is the
+   envelope abandoned (kept in `soroban_abandoned`) and a new one built under the same key.
+5. SUCCESS stores the escrow as read right after confirmation, FAILED with a contract error stores
+   the error: replays return them without touching the network.
+6. One signing account sends one transaction at a time (sequence numbers): build, send and confirm
+   run under a lock (a thread lock and an flock on the store, so several workers on one host are
+   safe), and every other pending envelope is settled first, since a new transaction would take the
+   same sequence number as an envelope still in flight.
+An outcome still unknown at the confirmation deadline raises `Unavailable` (the service answers 503;
+the caller retries the same key, which lands in rule 3)."""
+
+import fcntl
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from stellar_sdk import (
+    Account,
+    Address,
+    InvokeHostFunction,
+    Keypair,
+    SorobanServer,
+    TransactionBuilder,
+    TransactionEnvelope,
+)
+from stellar_sdk import xdr as stellar_xdr
+from stellar_sdk.auth import authorize_entry
+from stellar_sdk.exceptions import BaseRequestError, SorobanRpcErrorResponse
+from stellar_sdk.exceptions import ConnectionError as StellarConnectionError
+from stellar_sdk.soroban_rpc import (
+    GetTransactionResponse,
+    GetTransactionStatus,
+    SendTransactionStatus,
+    SimulateTransactionResponse,
+)
+
+from .. import scval
+from ..config import Config, ConfigError
+from .base import CONTRACT_ERRORS, ContractError, Escrow, Receipt, Unavailable
+
+log = logging.getLogger(__name__)
+
+SOURCE_ACCOUNT_CREDENTIALS = stellar_xdr.SorobanCredentialsType.SOROBAN_CREDENTIALS_SOURCE_ACCOUNT
+_CONTRACT_ERROR = re.compile(r"Error\(Contract, #(\d+)\)")
+
+
+class FeeTooHigh(Unavailable):
+    """The prepared transaction would cost more than STELLAR_MAX_FEE: nothing was sent."""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    key: str
+    function: str
+    contract_id: str
+    request: str
+    tx_hash: str
+    envelope: str
+    max_time: int
+    state: str
+    result: str | None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS soroban_tx (
+    key TEXT PRIMARY KEY,
+    function TEXT NOT NULL,
+    contract_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    tx_hash TEXT NOT NULL UNIQUE,
+    envelope TEXT NOT NULL,
+    max_time INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'rejected', 'dead')),
+    result TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS soroban_abandoned (
+    tx_hash TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+
+class EnvelopeStore:
+    """Signed envelopes by idempotency key (SQLite, one short transaction per call)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def get(self, key: str) -> _Stored | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, state,"
+                " result FROM soroban_tx WHERE key = ?",
+                (key,),
+            ).fetchone()
+        return _Stored(*row) if row else None
+
+    def pending(self) -> list[_Stored]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, state,"
+                " result FROM soroban_tx WHERE state = 'pending' ORDER BY updated_at"
+            ).fetchall()
+        return [_Stored(*row) for row in rows]
+
+    def put_pending(self, stored: _Stored, abandoned_reason: str | None) -> None:
+        """Store a new envelope for the key; an earlier one (which can no longer land) is
+        moved to soroban_abandoned in the same transaction."""
+        with self._db() as db:
+            old = db.execute(
+                "SELECT tx_hash, envelope FROM soroban_tx WHERE key = ?", (stored.key,)
+            ).fetchone()
+            if old:
+                db.execute(
+                    "INSERT INTO soroban_abandoned VALUES (?, ?, ?, ?, ?)",
+                    (old[0], stored.key, old[1], abandoned_reason or "replaced", time.time()),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO soroban_tx"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?)",
+                (
+                    stored.key,
+                    stored.function,
+                    stored.contract_id,
+                    stored.request,
+                    stored.tx_hash,
+                    stored.envelope,
+                    stored.max_time,
+                    time.time(),
+                ),
+            )
+
+    def finish(self, key: str, state: str, result: str) -> None:
+        with self._db() as db:
+            db.execute(
+                "UPDATE soroban_tx SET state = ?, result = ?, updated_at = ? WHERE key = ?",
+                (state, result, time.time(), key),
+            )
+
+    def abandoned(self) -> list[tuple[str, str, str]]:
+        """(key, tx_hash, reason) of every envelope given up, oldest first."""
+        with self._db() as db:
+            return db.execute(
+                "SELECT key, tx_hash, reason FROM soroban_abandoned ORDER BY at"
+            ).fetchall()
+
+
+class _Dead(Exception):
+    """The stored envelope can never be applied: a new one may be built under its key."""
+
+
+@contextmanager
+def _rpc_call(what: str) -> Iterator[None]:
+    """Transport and RPC-level failures are "outcome unknown, retry": never a definite no.
+    The message names the call only (no URL: it may carry an API key)."""
+    try:
+        yield
+    except (BaseRequestError, SorobanRpcErrorResponse, StellarConnectionError) as exc:
+        raise Unavailable(f"Stellar RPC {what} failed: {type(exc).__name__}") from None
+
+
+def _keypair(name: str, secret: str) -> Keypair:
+    try:
+        return Keypair.from_secret(secret)
+    except Exception:  # the SDK's message could quote the seed
+        raise ConfigError(f"{name} is not a valid secret seed") from None
+
+
+class SorobanBackend:
+    """The escrow contract through a Stellar RPC (`rpc` is a `SorobanServer`). Uses the config's
+    contract_address, network_passphrase, operator_secret, arbiter_secret (signs resolve's
+    authorisation when it is not the operator) and max_fee."""
+
+    def __init__(
+        self,
+        config: Config,
+        rpc: SorobanServer,
+        store_path: str | Path,
+        *,
+        base_fee: int = 100,  # stroops: the inclusion fee offered on top of the resource fee
+        tx_timeout: int = 120,  # seconds an envelope stays valid (its upper time bound)
+        confirm_timeout: float = 20.0,  # seconds to wait for a sent transaction before 503
+        poll_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self._operator = _keypair("STELLAR_OPERATOR_SECRET", config.operator_secret)
+        self._arbiter = (
+            _keypair("STELLAR_ARBITER_SECRET", config.arbiter_secret)
+            if config.arbiter_secret
+            else self._operator
+        )
+        self.rpc = rpc
+        self.store = EnvelopeStore(store_path)
+        self.base_fee = base_fee
+        self.tx_timeout = tx_timeout
+        self.confirm_timeout = confirm_timeout
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self._thread_lock = threading.Lock()
+        self._lock_path = Path(f"{store_path}.lock")
+
+    @property
+    def operator(self) -> str:
+        return self._operator.public_key
+
+    # --- the Backend protocol -------------------------------------------------------------------
+
+    def create(self, *, key: str, contract_id: str, funder: str, amount: int) -> Receipt:
+        return self._write(key, "create", contract_id, funder=funder, amount=amount)
+
+    def fund(self, *, key: str, contract_id: str, amount: int) -> Receipt:
+        return self._write(key, "fund", contract_id, amount=amount)
+
+    def assign(self, *, key: str, contract_id: str, payee: str) -> Receipt:
+        return self._write(key, "assign", contract_id, payee=payee)
+
+    def release(self, *, key: str, contract_id: str) -> Receipt:
+        return self._write(key, "release", contract_id)
+
+    def refund(self, *, key: str, contract_id: str) -> Receipt:
+        return self._write(key, "refund", contract_id)
+
+    def dispute(self, *, key: str, contract_id: str) -> Receipt:
+        return self._write(key, "dispute", contract_id)
+
+    def resolve(self, *, key: str, contract_id: str, to_payee: int, to_funder: int) -> Receipt:
+        return self._write(key, "resolve", contract_id, to_payee=to_payee, to_funder=to_funder)
+
+    def get(self, contract_id: str) -> Escrow:
+        # A read is a simulation only: never signed, never sent; the sequence number is unused.
+        envelope = self._build(Account(self.operator, 0), "get", {"reference": contract_id})
+        simulation = self._simulate(envelope)
+        assert simulation.results
+        return scval.decode_escrow(
+            contract_id, stellar_xdr.SCVal.from_xdr(simulation.results[0].xdr)
+        )
+
+    def health(self) -> dict:
+        with _rpc_call("getHealth"):
+            health = self.rpc.get_health()
+            network = self.rpc.get_network()
+        return {
+            "backend": "soroban",
+            "rpc": health.status,
+            "latest_ledger": health.latest_ledger,
+            "network_ok": network.passphrase == self.config.network_passphrase,
+            "contract": self.config.contract_address,
+            "operator": self.operator,
+        }
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _write(self, key: str, function: str, contract_id: str, **args: str | int) -> Receipt:
+        call = {"reference": contract_id, **args}
+        scval.encode_args(function, call)  # bad input (e.g. not an address) fails before the lock
+        request = json.dumps(call, sort_keys=True)
+        with self._exclusive():
+            stored = self.store.get(key)
+            reason = None
+            if stored:
+                if (stored.function, stored.request) != (function, request):
+                    raise ValueError("idempotency key already used for a different call")
+                try:
+                    return self._settle(stored)
+                except _Dead as dead:
+                    reason = str(dead)
+            self._settle_others(key)
+            stored = self._sign_new(key, function, contract_id, call, request)
+            self.store.put_pending(stored, reason)
+            try:
+                return self._send_and_confirm(stored)
+            except _Dead:
+                raise Unavailable("the transaction failed on chain; retry the request") from None
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._thread_lock, open(self._lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _settle_others(self, key: str) -> None:
+        """Carry every other pending envelope to an outcome (or to death) first: a new transaction
+        would reuse the sequence number of one still in flight."""
+        for other in self.store.pending():
+            if other.key == key:
+                continue
+            # Decided and recorded either way: it can no longer take a sequence number.
+            with suppress(ContractError, _Dead):
+                self._settle(other)
+
+    def _settle(self, stored: _Stored) -> Receipt:
+        """The outcome of a stored envelope, resending exactly it if the network has not seen it.
+        Raises ContractError (decided no), Unavailable (unknown yet) or _Dead (may rebuild)."""
+        if stored.state == "applied":
+            return Receipt(stored.tx_hash, Escrow(**json.loads(stored.result or "{}")))
+        if stored.state == "rejected":
+            raise ContractError(stored.result or "")
+        if stored.state == "dead":
+            raise _Dead(stored.result)
+        status = self._get_transaction(stored.tx_hash)
+        if status.status != GetTransactionStatus.NOT_FOUND:
+            return self._finish(stored, status)
+        if status.latest_ledger_close_time > stored.max_time:
+            # Its time bounds have passed on the ledger itself: it can never be applied.
+            self._bury(stored, "expired unseen")
+        log.info("resending the stored transaction %s for key %s", stored.tx_hash, stored.key)
+        return self._send_and_confirm(stored)
+
+    def _sign_new(
+        self, key: str, function: str, contract_id: str, call: dict, request: str
+    ) -> _Stored:
+        with _rpc_call("getLedgerEntries"):
+            account = self.rpc.load_account(self.operator)
+        envelope = self._build(account, function, call)
+        simulation = self._simulate(envelope)
+        with _rpc_call("prepareTransaction"):
+            prepared = self.rpc.prepare_transaction(envelope, simulation)
+        fee = prepared.transaction.fee
+        if fee > self.config.max_fee:
+            raise FeeTooHigh(
+                f"{function} would cost {fee} stroops, above STELLAR_MAX_FEE "
+                f"({self.config.max_fee}); nothing was sent"
+            )
+        self._authorize(prepared, simulation.latest_ledger)
+        prepared.sign(self._operator)
+        time_bounds = prepared.transaction.preconditions.time_bounds
+        return _Stored(
+            key=key,
+            function=function,
+            contract_id=contract_id,
+            request=request,
+            tx_hash=prepared.hash_hex(),
+            envelope=prepared.to_xdr(),
+            max_time=time_bounds.max_time,
+            state="pending",
+            result=None,
+        )
+
+    def _authorize(self, prepared: TransactionEnvelope, latest_ledger: int) -> None:
+        """Sign the authorisation entries that are not covered by the transaction's signature:
+        the arbiter's for resolve, when the arbiter is not the operator."""
+        operation = prepared.transaction.operations[0]
+        assert isinstance(operation, InvokeHostFunction)
+        # Valid a little beyond the envelope's own time bounds (ledgers close about every 5 s).
+        valid_until = latest_ledger + self.tx_timeout // 5 + 10
+        for index, entry in enumerate(operation.auth):
+            credentials = entry.credentials
+            if credentials.type == SOURCE_ACCOUNT_CREDENTIALS:
+                continue
+            address = Address.from_xdr_sc_address(
+                (credentials.address or credentials.address_v2).address
+            ).address
+            if address != self._arbiter.public_key:
+                raise Unavailable("the call needs an authorisation this service cannot sign")
+            operation.auth[index] = authorize_entry(
+                entry, self._arbiter, valid_until, self.config.network_passphrase
+            )
+
+    def _build(self, account: Account, function: str, call: dict) -> TransactionEnvelope:
+        return (
+            TransactionBuilder(account, self.config.network_passphrase, self.base_fee)
+            .append_invoke_contract_function_op(
+                self.config.contract_address, function, scval.encode_args(function, call)
+            )
+            .set_timeout(self.tx_timeout)
+            .build()
+        )
+
+    def _simulate(self, envelope: TransactionEnvelope) -> SimulateTransactionResponse:
+        with _rpc_call("simulateTransaction"):
+            simulation = self.rpc.simulate_transaction(envelope)
+        if simulation.error:
+            match = _CONTRACT_ERROR.search(simulation.error)
+            if match and int(match[1]) in CONTRACT_ERRORS:
+                raise ContractError(CONTRACT_ERRORS[int(match[1])])
+            log.error("simulation failed: %s", simulation.error.splitlines()[0])
+            raise Unavailable("the contract call could not be simulated")
+        if simulation.restore_preamble:
+            raise Unavailable("contract state is archived and must be restored first")
+        if not simulation.results:
+            raise Unavailable("the simulation returned no result")
+        return simulation
+
+    def _send_and_confirm(self, stored: _Stored) -> Receipt:
+        with _rpc_call("sendTransaction"):
+            sent = self.rpc.send_transaction(stored.envelope)
+        if sent.status in (SendTransactionStatus.ERROR, SendTransactionStatus.TRY_AGAIN_LATER):
+            # Not accepted this time; the envelope stays stored and is resent on the next retry.
+            log.warning("sendTransaction %s: %s", stored.tx_hash, sent.status.value)
+            raise Unavailable(f"the network did not accept the transaction ({sent.status.value})")
+        deadline = time.monotonic() + self.confirm_timeout
+        while True:
+            status = self._get_transaction(stored.tx_hash)
+            if status.status != GetTransactionStatus.NOT_FOUND:
+                return self._finish(stored, status)
+            if time.monotonic() >= deadline:
+                raise Unavailable(f"transaction {stored.tx_hash} is still pending")
+            self._sleep(self.poll_interval)
+
+    def _bury(self, stored: _Stored, reason: str) -> NoReturn:
+        log.warning("transaction %s for key %s %s", stored.tx_hash, stored.key, reason)
+        self.store.finish(stored.key, "dead", reason)
+        raise _Dead(reason)
+
+    def _get_transaction(self, tx_hash: str) -> GetTransactionResponse:
+        with _rpc_call("getTransaction"):
+            return self.rpc.get_transaction(tx_hash)
+
+    def _finish(self, stored: _Stored, status: GetTransactionResponse) -> Receipt:
+        if status.status == GetTransactionStatus.SUCCESS:
+            escrow = self.get(stored.contract_id)
+            self.store.finish(stored.key, "applied", json.dumps(escrow.as_dict()))
+            return Receipt(stored.tx_hash, escrow)
+        number = _failed_contract_error(status)
+        if number is None:
+            self._bury(stored, "failed without a contract error")
+        code = CONTRACT_ERRORS[number]
+        self.store.finish(stored.key, "rejected", code)
+        raise ContractError(code)
+
+
+def _failed_contract_error(status: GetTransactionResponse) -> int | None:
+    """A failed invocation's `Error(Contract, #n)`: the host reports it as a diagnostic event
+    whose topics are ("error", Error(Contract, #n))."""
+    for event_xdr in status.diagnostic_events_xdr or []:
+        event = stellar_xdr.DiagnosticEvent.from_xdr(event_xdr).event
+        for topic in event.body.v0.topics:
+            number = scval.contract_error_number(topic)
+            if number in CONTRACT_ERRORS:
+                return number
+    return None
