@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo pay bench migrate clean
+.PHONY: run test lint format demo pay bench migrate clean stellar-service
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: migrate
 	$(PY) -m stellar_service & \
 	STELLAR_CONTRACT_SERVICE_URL=http://127.0.0.1:$(STELLAR_PORT) \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The Stellar contract service (settings from the environment: stellar_service/config.py).
+stellar-service: $(STAMP)
+	STELLAR_PORT=$${STELLAR_PORT:-8001} $(PY) -m stellar_service
 
 test: $(STAMP)
 	$(PY) -m pytest

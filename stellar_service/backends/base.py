@@ -33,12 +33,18 @@ class ContractError(Exception):
         self.message = message or code.replace("_", " ")
 
     @property
-    def number(self) -> int:
-        return ERROR_NUMBERS[self.code]
+    def number(self) -> int | None:
+        """The contract's error number; None for a token-level refusal (e.g. a funder short of
+        tokens), which the token contract, not ours, reports."""
+        return ERROR_NUMBERS.get(self.code)
 
 
 class Unavailable(Exception):
     """The network, or the outcome, is unknown for now: retry with the same idempotency key."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was already used for a different request: nothing was done."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,9 @@ class Receipt:
 
 class Backend(Protocol):
     """Each write is applied at most once per idempotency key; replaying a key returns the first
-    receipt (the service checks that the request is the same)."""
+    receipt, and replaying it with a different request raises IdempotencyConflict (the service
+    checks that too, first). Writes raise ContractError (definite: nothing changed) or
+    Unavailable (outcome unknown: the service retries with the same key)."""
 
     def create(self, *, key: str, contract_id: str, funder: str, amount: int) -> Receipt: ...
 
