@@ -23,9 +23,9 @@ def get_ledger() -> Ledger:
             settings.STELLAR_CONTRACT_API_KEY,
             timeout=settings.STELLAR_SERVICE_TIMEOUT,
         )
-    from escrow.ledger.local import LocalLedger
+    from escrow.ledger.inprocess import InProcessLedger
 
-    return LocalLedger(settings.LOCAL_LEDGER_PATH)
+    return InProcessLedger(settings.LOCAL_LEDGER_PATH)
 
 
 __all__ = [

@@ -56,6 +56,20 @@ def escrow_from_json(body: dict) -> LedgerEscrow:
     )
 
 
+def checked_answer(what: str, status_code: int, body: object) -> dict:
+    """The body of the service's answer (over HTTP or in-process) if it succeeded; otherwise the
+    port's error: a definite refusal, or an outcome to ask about again."""
+    if 200 <= status_code < 300 and isinstance(body, dict):
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") or f"http_{status_code}"
+    if status_code in {401, 403} or status_code >= 500:
+        # Our configuration or their server is wrong, not the request: retrying may succeed.
+        raise LedgerUnavailable(f"{what}: HTTP {status_code} {code}")
+    raise LedgerRejected(code, error.get("message") or code)
+
+
 class Ledger(Protocol):
     def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt: ...
 

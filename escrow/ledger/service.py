@@ -8,10 +8,11 @@ import time
 import httpx
 
 from escrow.ledger.base import (
+    LedgerError,
     LedgerEscrow,
     LedgerReceipt,
-    LedgerRejected,
     LedgerUnavailable,
+    checked_answer,
     escrow_from_json,
 )
 
@@ -62,17 +63,23 @@ class ServiceLedger:
     def health(self) -> str:
         try:
             body = self._request("GET", "/api/health", attempts=1)
-        except (LedgerUnavailable, LedgerRejected) as exc:
+        except LedgerError as exc:
             return f"unavailable: {exc}"
         return str(body.get("status", "ok"))
 
     def _write(self, operation: str, key: str, **payload: object) -> LedgerReceipt:
-        body = self._request(
-            "POST", f"/api/escrow/{operation}", json=payload, headers={"Idempotency-Key": key}
-        )
+        path = f"/api/escrow/{operation}"
+        response = self._send("POST", path, json=payload, headers={"Idempotency-Key": key})
+        body = checked_answer(f"stellar service {path}", response.status_code, _json(response))
         return LedgerReceipt(tx_hash=body["tx_hash"])
 
-    def _request(self, method: str, path: str, *, attempts: int | None = None, **kwargs) -> dict:
+    def _request(self, method: str, path: str, *, attempts: int | None = None) -> dict:
+        response = self._send(method, path, attempts=attempts)
+        return checked_answer(f"stellar service {path}", response.status_code, _json(response))
+
+    def _send(
+        self, method: str, path: str, *, attempts: int | None = None, **kwargs: object
+    ) -> httpx.Response:
         """Retry what may not have arrived (transport errors, 502-504) a few times with the same
         idempotency key; the caller's task retries longer with backoff after that."""
         attempts = attempts or self.attempts
@@ -83,7 +90,7 @@ class ServiceLedger:
                 problem = f"stellar service {path}: {type(exc).__name__}"
             else:
                 if response.status_code not in _RETRYABLE_STATUS:
-                    return _answer(path, response)
+                    return response
                 problem = f"stellar service {path}: HTTP {response.status_code}"
             log.warning("%s (attempt %d of %d)", problem, attempt, attempts)
             if attempt < attempts:
@@ -91,16 +98,8 @@ class ServiceLedger:
         raise LedgerUnavailable(problem)
 
 
-def _answer(path: str, response: httpx.Response) -> dict:
+def _json(response: httpx.Response) -> object:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = {}
-    if response.is_success and isinstance(body, dict):
-        return body
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    code = error.get("code") or f"http_{response.status_code}"
-    if response.status_code in {401, 403} or response.status_code >= 500:
-        # Our configuration or their server is wrong, not the request: retrying may succeed.
-        raise LedgerUnavailable(f"stellar service {path}: HTTP {response.status_code} {code}")
-    raise LedgerRejected(code, error.get("message") or response.reason_phrase)
+        return None

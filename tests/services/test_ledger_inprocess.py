@@ -1,19 +1,21 @@
-"""The local ledger keeps the contract's rules (the Stellar issue replays the same scenarios)."""
+"""The embedded default ledger (the stellar service's local backend, in-process) keeps the
+contract's rules and answers through the ledger port as the service does over HTTP."""
 
 import pytest
 
 from escrow.ledger import LedgerRejected
-from escrow.ledger.local import LocalLedger
+from escrow.ledger.inprocess import InProcessLedger
 
 REF = "ESCROW_7KQ2M9XD"
+PAYEE = "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"
 
 
 @pytest.fixture
 def book(tmp_path):
-    return LocalLedger(tmp_path / "ledger.sqlite3")
+    return InProcessLedger(tmp_path / "ledger.sqlite3")
 
 
-def funded(book, payee="GPAYEE"):
+def funded(book, payee=PAYEE):
     book.create(reference=REF, amount=1000, idempotency_key="c")
     book.fund(reference=REF, amount=400, idempotency_key="f1")
     book.fund(reference=REF, amount=600, idempotency_key="f2")
@@ -27,7 +29,7 @@ def test_partial_fundings_add_up_and_release_pays_the_payee(book):
     assert book.get(REF).funded == 1000
     book.release(reference=REF, idempotency_key="r")
     state = book.get(REF)
-    assert (state.status, state.released, state.payee) == ("released", 1000, "GPAYEE")
+    assert (state.status, state.released, state.payee) == ("released", 1000, PAYEE)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,12 @@ def test_partial_fundings_add_up_and_release_pays_the_payee(book):
     [
         (lambda b: b.fund(reference=REF, amount=1, idempotency_key="f3"), "not_funding"),
         (lambda b: b.create(reference=REF, amount=5, idempotency_key="c2"), "already_exists"),
-        (lambda b: b.fund(reference="ESCROW_NONE", amount=5, idempotency_key="x"), "not_found"),
+        (lambda b: b.fund(reference="ESCROW_0000000Z", amount=5, idempotency_key="x"), "not_found"),
+        (
+            lambda b: b.fund(reference="ESCROW_NONE", amount=5, idempotency_key="y"),
+            "invalid_contract_id",
+        ),
+        (lambda b: b.assign(reference=REF, payee="GPAYEE", idempotency_key="a2"), "invalid_payee"),
     ],
 )
 def test_contract_errors(book, operation, code):
@@ -67,7 +74,7 @@ def test_release_needs_full_funding_and_a_payee(book):
 def test_release_and_refund_happen_at_most_once(book):
     funded(book)
     book.release(reference=REF, idempotency_key="r")
-    with pytest.raises(LedgerRejected, match="not_funded"):
+    with pytest.raises(LedgerRejected, match="closed"):
         book.release(reference=REF, idempotency_key="r-again")
     with pytest.raises(LedgerRejected, match="closed"):
         book.refund(reference=REF, idempotency_key="refund")
@@ -99,12 +106,12 @@ def test_a_reused_key_with_another_body_is_refused(book):
 
 
 def test_hashes_are_deterministic_and_state_survives_a_restart(tmp_path):
-    one = LocalLedger(tmp_path / "a.sqlite3")
-    two = LocalLedger(tmp_path / "b.sqlite3")
+    one = InProcessLedger(tmp_path / "a.sqlite3")
+    two = InProcessLedger(tmp_path / "b.sqlite3")
     assert one.create(reference=REF, amount=1, idempotency_key="c") == two.create(
         reference=REF, amount=1, idempotency_key="c"
     )
     one.fund(reference=REF, amount=1, idempotency_key="f")
-    restarted = LocalLedger(tmp_path / "a.sqlite3")
+    restarted = InProcessLedger(tmp_path / "a.sqlite3")
     assert restarted.get(REF).status == "funded"
     assert restarted.applied_operations() == ["c", "f"]
