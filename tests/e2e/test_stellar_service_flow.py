@@ -8,15 +8,15 @@ import pytest
 
 from escrow.ledger import get_ledger
 from escrow.ledger.service import ServiceLedger
+from stellar_service.process import running_service
 from tests.api.helpers import in_progress_job, post_job
-from tests.processes import stellar_service
 
 API_KEY = "e2e-stellar-key"
 
 
 @pytest.fixture
 def service_url(settings, tmp_path):
-    with stellar_service(tmp_path, API_KEY) as url:
+    with running_service(tmp_path, API_KEY) as (url, _):
         settings.STELLAR_CONTRACT_SERVICE_URL = url
         settings.STELLAR_CONTRACT_API_KEY = API_KEY
         get_ledger.cache_clear()

@@ -1,5 +1,5 @@
-"""Real processes for end-to-end tests: the Stellar contract service as `make stellar-service`
-starts it, on a free loopback port, with its state in a temporary directory."""
+"""The service as a child process, as `make stellar-service` starts it, on a free loopback port
+with its state in a given directory: for end-to-end tests and `make bench`."""
 
 import os
 import socket
@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def stellar_service(var_dir: Path, api_key: str) -> Iterator[str]:
-    """Start `python -m stellar_service`, wait until it answers, yield its URL, stop it."""
+def running_service(var_dir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `python -m stellar_service`, wait until it answers, yield its URL and process, stop
+    it."""
     port = free_port()
     env = {
         **os.environ,
@@ -34,8 +35,9 @@ def stellar_service(var_dir: Path, api_key: str) -> Iterator[str]:
         "STELLAR_SERVICE_DB": str(var_dir / "stellar-service.sqlite3"),
     }
     url = f"http://127.0.0.1:{port}"
-    log = (var_dir / "stellar-service.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+    log_path = var_dir / "stellar-service.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
         [sys.executable, "-m", "stellar_service"], cwd=ROOT, env=env, stdout=log, stderr=log
     )
     try:
@@ -47,11 +49,9 @@ def stellar_service(var_dir: Path, api_key: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"stellar service did not start: {(var_dir / 'stellar-service.log').read_text()}"
-                )
+                raise RuntimeError(f"stellar service did not start: {log_path.read_text()}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
