@@ -24,8 +24,8 @@ the caller retries the same key, which lands in rule 3)."""
 import fcntl
 import json
 import logging
+import math
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,9 +54,18 @@ from stellar_sdk.soroban_rpc import (
     SimulateTransactionResponse,
 )
 
+from kazi.sqlite_store import SqliteStore
+
 from .. import scval
 from ..config import Config, ConfigError
-from .base import CONTRACT_ERRORS, ContractError, Escrow, Receipt, Unavailable
+from .base import (
+    CONTRACT_ERRORS,
+    ContractError,
+    Escrow,
+    IdempotencyConflict,
+    Receipt,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +117,8 @@ class EnvelopeStore:
     """Signed envelopes by idempotency key (SQLite, one short transaction per call)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        self._sqlite = SqliteStore(Path(path), _SCHEMA)
+        self._db = self._sqlite.write
 
     def get(self, key: str) -> _Stored | None:
         with self._db() as db:
@@ -176,9 +174,8 @@ class EnvelopeStore:
     def abandoned(self) -> list[tuple[str, str, str]]:
         """(key, tx_hash, reason) of every envelope given up, oldest first."""
         with self._db() as db:
-            return db.execute(
-                "SELECT key, tx_hash, reason FROM soroban_abandoned ORDER BY at"
-            ).fetchall()
+            rows = db.execute("SELECT key, tx_hash, reason FROM soroban_abandoned ORDER BY at")
+            return [tuple(row) for row in rows]
 
 
 class _Dead(Exception):
@@ -210,8 +207,8 @@ class SorobanBackend:
     def __init__(
         self,
         config: Config,
-        rpc: SorobanServer,
-        store_path: str | Path,
+        rpc: SorobanServer | None = None,
+        store_path: str | Path | None = None,
         *,
         base_fee: int = 100,  # stroops: the inclusion fee offered on top of the resource fee
         tx_timeout: int = 120,  # seconds an envelope stays valid (its upper time bound)
@@ -226,7 +223,9 @@ class SorobanBackend:
             if config.arbiter_secret
             else self._operator
         )
-        self.rpc = rpc
+        self.rpc = rpc or SorobanServer(config.rpc_url)
+        # Beside the service's own database unless told otherwise.
+        store_path = store_path or config.db_path.with_name(f"{config.db_path.stem}-tx.sqlite3")
         self.store = EnvelopeStore(store_path)
         self.base_fee = base_fee
         self.tx_timeout = tx_timeout
@@ -277,7 +276,6 @@ class SorobanBackend:
             health = self.rpc.get_health()
             network = self.rpc.get_network()
         return {
-            "backend": "soroban",
             "rpc": health.status,
             "latest_ledger": health.latest_ledger,
             "network_ok": network.passphrase == self.config.network_passphrase,
@@ -296,7 +294,7 @@ class SorobanBackend:
             reason = None
             if stored:
                 if (stored.function, stored.request) != (function, request):
-                    raise ValueError("idempotency key already used for a different call")
+                    raise IdempotencyConflict(f"{key!r} was used for another {stored.function}")
                 try:
                     return self._settle(stored)
                 except _Dead as dead:
@@ -428,14 +426,13 @@ class SorobanBackend:
             # Not accepted this time; the envelope stays stored and is resent on the next retry.
             log.warning("sendTransaction %s: %s", stored.tx_hash, sent.status.value)
             raise Unavailable(f"the network did not accept the transaction ({sent.status.value})")
-        deadline = time.monotonic() + self.confirm_timeout
-        while True:
+        for poll in range(max(1, math.ceil(self.confirm_timeout / self.poll_interval))):
+            if poll:
+                self._sleep(self.poll_interval)
             status = self._get_transaction(stored.tx_hash)
             if status.status != GetTransactionStatus.NOT_FOUND:
                 return self._finish(stored, status)
-            if time.monotonic() >= deadline:
-                raise Unavailable(f"transaction {stored.tx_hash} is still pending")
-            self._sleep(self.poll_interval)
+        raise Unavailable(f"transaction {stored.tx_hash} is still pending")
 
     def _bury(self, stored: _Stored, reason: str) -> NoReturn:
         log.warning("transaction %s for key %s %s", stored.tx_hash, stored.key, reason)
