@@ -45,6 +45,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py callbacks
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py ussd --concurrency 4
+	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
 
 # Pay an escrow by Pay Bill against the running server: make pay REF=ESCROW_XXXXXXXX AMOUNT=1500
 pay: $(STAMP)

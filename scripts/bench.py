@@ -1,4 +1,7 @@
-"""Benchmarks, run by `make bench`. Scenario "callbacks": N M-Pesa C2B confirmations (10% of them
+"""Benchmarks, run by `make bench`. Scenario "stellar": escrow lifecycles (create, fund, assign,
+release) through the Stellar contract service process over HTTP, then the same requests replayed
+with their idempotency keys; prints per-request latency, writes per second and the service's peak
+memory. Scenario "callbacks": N M-Pesa C2B confirmations (10% of them
 duplicates) at concurrency C against the API served as in production: gunicorn, PostgreSQL when
 DATABASE_URL points at one, outbound work queued to Redis when REDIS_URL is set (otherwise it
 runs inside each request). A no-op endpoint served by the same processes in the same run is the
@@ -134,6 +137,72 @@ def callbacks(args: argparse.Namespace) -> None:
     )
 
 
+def stellar(args: argparse.Namespace) -> None:
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from stellar_service.process import running_service
+
+    payee = "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"
+    escrows = max(args.requests // 4, 1)
+    steps = []
+    for n in range(escrows):
+        ref = f"ESCROW_B{n:07d}"
+        steps += [
+            ("create", {"contract_id": ref, "amount": 15_000_000_000}),
+            ("fund", {"contract_id": ref, "amount": 15_000_000_000}),
+            ("assign", {"contract_id": ref, "payee": payee}),
+            ("release", {"contract_id": ref}),
+        ]
+
+    async def lifecycles(client: httpx.AsyncClient) -> tuple[list[float], float]:
+        """Each escrow's steps in order; escrows side by side at the given concurrency."""
+        latencies: list[float] = []
+        semaphore = asyncio.Semaphore(args.concurrency)
+
+        async def one(n: int) -> None:
+            async with semaphore:
+                for operation, body in steps[4 * n : 4 * n + 4]:
+                    key = f"{body['contract_id']}:{operation}"
+                    start = time.perf_counter()
+                    response = await client.post(
+                        f"/api/escrow/{operation}", json=body, headers={"Idempotency-Key": key}
+                    )
+                    latencies.append(time.perf_counter() - start)
+                    assert response.status_code == 200, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(escrows)))
+        return sorted(latencies), time.perf_counter() - started
+
+    async def run(url: str) -> dict[str, tuple[list[float], float]]:
+        headers = {"X-API-Key": "bench-key"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            return {"first time": await lifecycles(client), "replayed": await lifecycles(client)}
+
+    with (
+        tempfile.TemporaryDirectory() as var_dir,
+        running_service(Path(var_dir), "bench-key") as (url, process),
+    ):
+        results = asyncio.run(run(url))
+        peak_kib = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+            if line.startswith("VmHWM:")
+        )
+    print(
+        f"stellar: {escrows} escrow lifecycles ({len(steps)} writes), concurrency "
+        f"{args.concurrency}, local backend, one uvicorn process"
+    )
+    for name, (latencies, elapsed) in results.items():
+        print(
+            f"  {name:<10} {len(latencies) / elapsed:8.1f} writes/s  "
+            f"p50 {statistics.median(latencies) * 1000:6.1f} ms  "
+            f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:6.1f} ms"
+        )
+    print(f"  service peak memory (VmHWM): {peak_kib / 1024:.1f} MiB")
+
+
 def start_server(workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
@@ -217,12 +286,12 @@ def ussd(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["callbacks", "ussd"])
+    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar"])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
-    {"callbacks": callbacks, "ussd": ussd}[args.scenario](args)
+    {"callbacks": callbacks, "ussd": ussd, "stellar": stellar}[args.scenario](args)
 
 
 if __name__ == "__main__":
