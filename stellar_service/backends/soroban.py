@@ -50,6 +50,7 @@ from stellar_sdk.exceptions import ConnectionError as StellarConnectionError
 from stellar_sdk.soroban_rpc import (
     GetTransactionResponse,
     GetTransactionStatus,
+    SendTransactionResponse,
     SendTransactionStatus,
     SimulateTransactionResponse,
 )
@@ -264,7 +265,7 @@ class SorobanBackend:
 
     def get(self, contract_id: str) -> Escrow:
         # A read is a simulation only: never signed, never sent; the sequence number is unused.
-        envelope = self._build(Account(self.operator, 0), "get", {"reference": contract_id})
+        envelope = self._build(Account(self.operator, 0), "get", {"reference": contract_id}, 0)
         simulation = self._simulate(envelope)
         assert simulation.results
         return scval.decode_escrow(
@@ -349,7 +350,9 @@ class SorobanBackend:
     ) -> _Stored:
         with _rpc_call("getLedgerEntries"):
             account = self.rpc.load_account(self.operator)
-        envelope = self._build(account, function, call)
+            # Time bounds by the ledger's clock, the one that decides, not this host's.
+            max_time = self.rpc.get_latest_ledger().close_time + self.tx_timeout
+        envelope = self._build(account, function, call, max_time)
         simulation = self._simulate(envelope)
         with _rpc_call("prepareTransaction"):
             prepared = self.rpc.prepare_transaction(envelope, simulation)
@@ -394,13 +397,15 @@ class SorobanBackend:
                 entry, self._arbiter, valid_until, self.config.network_passphrase
             )
 
-    def _build(self, account: Account, function: str, call: dict) -> TransactionEnvelope:
+    def _build(
+        self, account: Account, function: str, call: dict, max_time: int
+    ) -> TransactionEnvelope:
         return (
             TransactionBuilder(account, self.config.network_passphrase, self.base_fee)
             .append_invoke_contract_function_op(
                 self.config.contract_address, function, scval.encode_args(function, call)
             )
-            .set_timeout(self.tx_timeout)
+            .add_time_bounds(0, max_time)
             .build()
         )
 
@@ -422,7 +427,9 @@ class SorobanBackend:
     def _send_and_confirm(self, stored: _Stored) -> Receipt:
         with _rpc_call("sendTransaction"):
             sent = self.rpc.send_transaction(stored.envelope)
-        if sent.status in (SendTransactionStatus.ERROR, SendTransactionStatus.TRY_AGAIN_LATER):
+        if sent.status == SendTransactionStatus.TRY_AGAIN_LATER or (
+            sent.status == SendTransactionStatus.ERROR and not _bad_sequence(sent)
+        ):
             # Not accepted this time; the envelope stays stored and is resent on the next retry.
             log.warning("sendTransaction %s: %s", stored.tx_hash, sent.status.value)
             raise Unavailable(f"the network did not accept the transaction ({sent.status.value})")
@@ -454,6 +461,15 @@ class SorobanBackend:
         code = CONTRACT_ERRORS[number]
         self.store.finish(stored.key, "rejected", code)
         raise ContractError(code)
+
+
+def _bad_sequence(sent: SendTransactionResponse) -> bool:
+    """txBAD_SEQ on a resend may mean the envelope is already in a ledger the RPC has not shown
+    yet: the outcome is then asked for, not assumed."""
+    if not sent.error_result_xdr:
+        return False
+    result = stellar_xdr.TransactionResult.from_xdr(sent.error_result_xdr)
+    return result.result.code == stellar_xdr.TransactionResultCode.txBAD_SEQ
 
 
 def _failed_contract_error(status: GetTransactionResponse) -> int | None:

@@ -2,7 +2,6 @@
 
 import hashlib
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,5 +74,5 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-def soroban(config: Config, fake: FakeStellarRpc) -> Iterator[SorobanBackend]:
-    yield make_backend(config, fake)
+def soroban(config: Config, fake: FakeStellarRpc) -> SorobanBackend:
+    return make_backend(config, fake)
