@@ -63,16 +63,16 @@ def make_backend(config: Config, fake: FakeStellarRpc, **options: object) -> Sor
     )
 
 
-@pytest.fixture
-def fake(tmp_path: Path) -> FakeStellarRpc:
+@pytest.fixture(name="fake")
+def fake_fixture(tmp_path: Path) -> FakeStellarRpc:
     return make_fake(tmp_path)
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
+@pytest.fixture(name="config")
+def config_fixture(tmp_path: Path) -> Config:
     return soroban_config(tmp_path)
 
 
-@pytest.fixture
-def soroban(config: Config, fake: FakeStellarRpc) -> SorobanBackend:
+@pytest.fixture(name="soroban")
+def soroban_fixture(config: Config, fake: FakeStellarRpc) -> SorobanBackend:
     return make_backend(config, fake)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from stellar_sdk import InvokeHostFunction, Keypair, MuxedAccount, TransactionEnvelope
+from stellar_sdk import Address, InvokeHostFunction, Keypair, MuxedAccount, TransactionEnvelope
 from stellar_sdk import xdr as stellar_xdr
 
 from stellar_service.app import create_app
@@ -23,12 +23,12 @@ from .fake_rpc_fixtures import (
     OPERATOR,
     PASSPHRASE,
     POLLS,
-    config,  # noqa: F401 (fixtures)
-    fake,  # noqa: F401
+    config_fixture,  # noqa: F401 (fixtures)
+    fake_fixture,  # noqa: F401
     make_backend,
     make_fake,
-    soroban,  # noqa: F401
     soroban_config,
+    soroban_fixture,  # noqa: F401
 )
 
 REF = "ESCROW_7K3M9QXA"
@@ -91,13 +91,15 @@ def test_each_write_invokes_the_contract_with_typed_arguments_signed_by_the_oper
     assert payee.address.type == stellar_xdr.SCAddressType.SC_ADDRESS_TYPE_MUXED_ACCOUNT
     assert released.escrow == fake.escrow(REF)
     assert (released.escrow.payee, released.escrow.payee_id) == (WORKER, 42)
-    assert released.escrow.status == "released" and released.tx_hash == fake.sent[3]
+    assert released.escrow.status == "released"
+    assert released.tx_hash == fake.sent[3]
 
 
 def test_refund(soroban: SorobanBackend, fake: FakeStellarRpc) -> None:
     _create_and_fund(soroban)
     receipt = soroban.refund(key="refund", contract_id=REF)
-    assert receipt.escrow.status == "refunded" and receipt.escrow.refunded == 1000
+    assert receipt.escrow.status == "refunded"
+    assert receipt.escrow.refunded == 1000
     assert fake.writes()[-1].function == "refund"
 
 
@@ -132,7 +134,8 @@ def test_a_contract_error_in_simulation_is_a_definite_no_and_nothing_is_sent(
     with pytest.raises(ContractError) as exists:
         soroban.create(key="c2", contract_id=REF, funder=FUNDER, amount=5)
     assert exists.value.code == "already_exists"
-    assert len(fake.sent) == 1 and [a.function for a in fake.applied] == ["create"]
+    assert len(fake.sent) == 1
+    assert [a.function for a in fake.applied] == ["create"]
     assert soroban.store.get("over") is None  # nothing stored: a later retry may still succeed
 
 
@@ -142,7 +145,8 @@ def test_a_replayed_key_returns_the_first_receipt_without_sending(
     first = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     soroban.fund(key="f1", contract_id=REF, amount=400)
     again = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert again == first and again.escrow.funded == 0
+    assert again == first
+    assert again.escrow.funded == 0
     assert len(fake.sent) == 2
     with pytest.raises(IdempotencyConflict):
         soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=999)
@@ -155,7 +159,8 @@ def test_bad_input_is_refused_before_anything_is_built(
         soroban.assign(key="a", contract_id=REF, payee="not-an-address")
     with pytest.raises(TypeError):
         soroban.fund(key="f", contract_id=REF, amount=10.5)  # type: ignore[arg-type]
-    assert fake.simulated == [] and fake.sent == []
+    assert fake.simulated == []
+    assert fake.sent == []
 
 
 def test_a_fee_above_the_cap_is_refused_and_nothing_sent(
@@ -164,7 +169,8 @@ def test_a_fee_above_the_cap_is_refused_and_nothing_sent(
     backend = make_backend(soroban_config(tmp_path, max_fee=MIN_RESOURCE_FEE), fake)
     with pytest.raises(FeeTooHigh, match="STELLAR_MAX_FEE"):
         backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert fake.sent == [] and backend.store.get("c1") is None
+    assert fake.sent == []
+    assert backend.store.get("c1") is None
 
 
 def test_resolve_carries_the_arbiters_signed_authorisation(tmp_path: Path) -> None:
@@ -174,7 +180,8 @@ def test_resolve_carries_the_arbiters_signed_authorisation(tmp_path: Path) -> No
     backend.assign(key="assign", contract_id=REF, payee=WORKER)
     backend.dispute(key="dispute", contract_id=REF)
     receipt = backend.resolve(key="resolve", contract_id=REF, to_payee=600, to_funder=400)
-    assert receipt.escrow.status == "resolved" and fake.rejected == []
+    assert receipt.escrow.status == "resolved"
+    assert fake.rejected == []
     (entry,) = _envelope(fake, receipt.tx_hash).transaction.operations[0].auth
     assert entry.credentials.address_v2 is not None  # signed by the arbiter, checked by the fake
 
@@ -221,7 +228,8 @@ def test_a_failed_send_then_a_retry_applies_one_transaction(
         soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     assert receipt.escrow.status == "funding"
-    assert len(fake.envelopes) == 1 and fake.sent == [receipt.tx_hash] * 2
+    assert len(fake.envelopes) == 1
+    assert fake.sent == [receipt.tx_hash] * 2
     assert len(fake.writes()) == 1
 
 
@@ -233,7 +241,8 @@ def test_an_applied_transaction_whose_answer_was_lost_is_not_sent_again(
         soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     assert len(fake.writes()) == 1  # applied, but the service does not know
     receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.tx_hash == fake.sent[0] and len(fake.sent) == 1
+    assert receipt.tx_hash == fake.sent[0]
+    assert len(fake.sent) == 1
     assert len(fake.writes()) == 1
 
 
@@ -247,7 +256,8 @@ def test_pending_too_long_is_unavailable_then_the_retry_finds_it(
     receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     assert receipt.escrow.amount == 1000
     # The retry asked first and resent only the stored envelope (core answers DUPLICATE).
-    assert len(fake.envelopes) == 1 and len(fake.writes()) == 1
+    assert len(fake.envelopes) == 1
+    assert len(fake.writes()) == 1
 
 
 def test_not_found_for_a_while_then_found_never_builds_a_second_transaction(
@@ -257,7 +267,8 @@ def test_not_found_for_a_while_then_found_never_builds_a_second_transaction(
     with pytest.raises(Unavailable):
         soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 1 and len(fake.writes()) == 1
+    assert len(fake.envelopes) == 1
+    assert len(fake.writes()) == 1
     assert receipt.tx_hash in fake.envelopes
 
 
@@ -270,7 +281,8 @@ def test_a_contract_error_when_applied_is_recorded_and_replayed(
         with pytest.raises(ContractError) as refused:
             soroban.fund(key="f1", contract_id=REF, amount=1000)
         assert refused.value.code == "over_funded"
-    assert len(fake.sent) == 2 and fake.escrow(REF).funded == 0
+    assert len(fake.sent) == 2
+    assert fake.escrow(REF).funded == 0
 
 
 def test_a_failure_without_a_contract_error_may_be_retried_with_a_new_transaction(
@@ -281,7 +293,8 @@ def test_a_failure_without_a_contract_error_may_be_retried_with_a_new_transactio
     with pytest.raises(Unavailable, match="failed on chain"):
         soroban.fund(key="f1", contract_id=REF, amount=1000)
     receipt = soroban.fund(key="f1", contract_id=REF, amount=1000)
-    assert receipt.escrow.funded == 1000 and len(fake.envelopes) == 3
+    assert receipt.escrow.funded == 1000
+    assert len(fake.envelopes) == 3
     assert [key for key, _, _ in soroban.store.abandoned()] == ["f1"]
 
 
@@ -296,12 +309,14 @@ def test_a_restarted_backend_resends_the_stored_envelope(
     with pytest.raises(Unavailable):
         first.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     stored = first.store.get("c1")
-    assert stored is not None and stored.state == "pending"
+    assert stored is not None
+    assert stored.state == "pending"
 
     restarted = make_backend(config, fake)
     simulations = len(fake.simulated)
     receipt = restarted.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.tx_hash == stored.tx_hash and fake.sent == [stored.tx_hash] * 2
+    assert receipt.tx_hash == stored.tx_hash
+    assert fake.sent == [stored.tx_hash] * 2
     assert len(fake.simulated) == simulations + 1  # only the read after confirmation
     assert len(fake.writes()) == 1
 
@@ -336,7 +351,8 @@ def test_an_envelope_is_rebuilt_only_once_its_time_bounds_have_passed(
     assert len(fake.envelopes) == 1
     fake.advance(backend.tx_timeout + 10)  # the ledger closes past its upper time bound
     receipt = backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 2 and receipt.tx_hash == fake.sent[-1]
+    assert len(fake.envelopes) == 2
+    assert receipt.tx_hash == fake.sent[-1]
     assert len(fake.writes()) == 1
     assert backend.store.abandoned() == [("c1", fake.sent[0], "expired unseen")]
 
@@ -365,7 +381,8 @@ def test_the_service_runs_an_escrow_through_the_soroban_backend(
     shown = http.get(f"/api/escrow/{REF}").json()
     assert (shown["status"], shown["released"], shown["payee_id"]) == ("released", 1000, 42)
     again = _post(http, "release", "k5", contract_id=REF)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "closed"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "closed"
     bad = _post(http, "create", "k6", contract_id=OTHER, amount=-5)
     assert bad.status_code == 422
     assert [a.function for a in fake.writes()] == ["create", "fund", "assign", "release"]
@@ -377,10 +394,13 @@ def test_the_service_answers_503_while_pending_and_then_the_result(
 ) -> None:
     fake.pending_polls = POLLS + 1
     first = _post(http, "create", "k1", contract_id=REF, amount=1000)
-    assert first.status_code == 503 and first.json()["error"]["code"] == "unavailable"
+    assert first.status_code == 503
+    assert first.json()["error"]["code"] == "unavailable"
     second = _post(http, "create", "k1", contract_id=REF, amount=1000)
-    assert second.status_code == 200 and second.json()["tx_hash"] == fake.sent[0]
-    assert len(fake.envelopes) == 1 and len(fake.writes()) == 1
+    assert second.status_code == 200
+    assert second.json()["tx_hash"] == fake.sent[0]
+    assert len(fake.envelopes) == 1
+    assert len(fake.writes()) == 1
 
 
 def test_the_service_maps_a_contract_error_and_applies_nothing(
@@ -388,10 +408,12 @@ def test_the_service_maps_a_contract_error_and_applies_nothing(
 ) -> None:
     assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
     over = _post(http, "fund", "k2", contract_id=REF, amount=5000)
-    assert over.status_code == 409 and over.json()["error"]["code"] == "over_funded"
+    assert over.status_code == 409
+    assert over.json()["error"]["code"] == "over_funded"
     missing = _post(http, "release", "k3", contract_id=OTHER)
     assert missing.status_code == 404
-    assert [a.function for a in fake.writes()] == ["create"] and fake.escrow(REF).funded == 0
+    assert [a.function for a in fake.writes()] == ["create"]
+    assert fake.escrow(REF).funded == 0
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -419,10 +441,9 @@ def test_secrets_never_reach_logs_answers_or_errors(
     texts.extend(record.getMessage() for record in caplog.records)
     assert any("sendTransaction" in text for text in texts)  # the failure was logged
     for text in texts:
-        assert OPERATOR.secret not in text and ARBITER.secret not in text
+        assert OPERATOR.secret not in text
+        assert ARBITER.secret not in text
 
 
 def _contract_sc_address() -> bytes:
-    from stellar_sdk import Address
-
     return Address(CONTRACT).to_xdr_sc_address().to_xdr()
