@@ -14,14 +14,14 @@ DEFAULT_API_KEY = "local-stellar-api-key"
 BACKENDS = ("local", "soroban")
 
 
-def _local_account(label: str) -> str:
+def local_account(label: str) -> str:
     """A fixed, well-formed address for the local backend's actors (nobody holds its key)."""
     return StrKey.encode_ed25519_public_key(hashlib.sha256(f"kazi local {label}".encode()).digest())
 
 
 # The local backend's stand-ins for on-chain accounts when nothing is configured.
-LOCAL_FUNDER_ACCOUNT = _local_account("funder")
-LOCAL_FEE_ACCOUNT = _local_account("fee account")
+LOCAL_FUNDER_ACCOUNT = local_account("funder")
+LOCAL_FEE_ACCOUNT = local_account("fee account")
 LOCAL_CONTRACT_ADDRESS = StrKey.encode_contract(
     hashlib.sha256(b"kazi local escrow contract").digest()
 )

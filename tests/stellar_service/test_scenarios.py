@@ -1,0 +1,116 @@
+"""The shared scenario files (contracts/escrow/README.md), replayed against the local backend so
+that it and the Rust contract cannot drift. A failing step must change nothing."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from stellar_sdk import MuxedAccount
+
+from stellar_service.backends.base import CONTRACT_ERRORS, ContractError, Escrow
+from stellar_service.backends.local import LocalBackend
+from stellar_service.config import LOCAL_CONTRACT_ADDRESS, local_account
+from tests.stellar_service.conftest import world
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT_SCENARIOS = REPO / "contracts" / "escrow" / "scenarios"
+OUR_SCENARIOS = Path(__file__).parent / "scenarios_extra"
+FLOAT = 1_000_000  # minted to the funder before the first step
+ACTORS = {
+    name: local_account(f"scenario {name}")
+    for name in ("funder", "worker", "worker2", "fee_account")
+}
+ACTORS["contract"] = LOCAL_CONTRACT_ADDRESS
+STEP_KEYS = {"call", "args", "error", "expect", "balances"}
+ESCROW_ARGS = {"amount", "to_payee", "to_funder"}
+
+
+def _files(directory: Path, label: str) -> list:
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        reason = f"no scenario files in {directory.relative_to(REPO)} yet (the contract's own)"
+        return [pytest.param(None, id=f"{label}-none", marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(path, id=f"{label}/{path.stem}") for path in files]
+
+
+def error_code(name: str) -> str:
+    """`OverFunded` -> `over_funded`, and it must be one of the contract's errors."""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    assert code in CONTRACT_ERRORS.values(), f"unknown contract error {name!r}"
+    return code
+
+
+def call_args(step: dict) -> dict:
+    """A step's arguments in the backend's terms: actor names become addresses."""
+    args = dict(step.get("args", {}))
+    result = {"contract_id": args.pop("reference")}
+    if "funder" in args:
+        result["funder"] = ACTORS[args.pop("funder")]
+    if "payee" in args:
+        payee, mux_id = ACTORS[args.pop("payee")], args.pop("payee_id", None)
+        result["payee"] = payee if mux_id is None else MuxedAccount(payee, mux_id).account_muxed
+    unknown = set(args) - ESCROW_ARGS
+    assert not unknown, f"unknown arguments {unknown}"
+    return result | args
+
+
+def expected_fields(expect: dict) -> dict:
+    names = {"funder", "payee"}
+    return {k: ACTORS[v] if k in names and v is not None else v for k, v in expect.items()}
+
+
+def replay(path: Path, db: Path) -> None:
+    scenario = json.loads(path.read_text())
+    backend = LocalBackend(
+        db,
+        funder=ACTORS["funder"],
+        float_amount=FLOAT,
+        fee_bps=scenario.get("fee_bps", 0),
+        fee_account=ACTORS["fee_account"],
+        contract=ACTORS["contract"],
+    )
+    for index, step in enumerate(scenario["steps"]):
+        where = f"{path.name} step {index}: {step}"
+        assert set(step) <= STEP_KEYS, f"{where}: unknown keys"
+        if "balances" in step:
+            shown = {name: backend.balance(ACTORS[name]) for name in step["balances"]}
+            assert shown == step["balances"], where
+            continue
+        args = call_args(step)
+        key = f"{path.stem}-{index}"
+
+        def run(call: str = step["call"], args: dict = args, key: str = key) -> Escrow:
+            if call == "get":
+                return backend.get(args["contract_id"])
+            return getattr(backend, call)(key=key, **args).escrow
+
+        if "error" in step:
+            before = world(backend)
+            with pytest.raises(ContractError) as refused:
+                run()
+            assert refused.value.code == error_code(step["error"]), where
+            assert world(backend) == before, f"{where}: a refused call changed something"
+            continue
+        escrow = run().as_dict()
+        if "expect" in step:
+            assert step["call"] == "get", f"{where}: expect is only for get"
+            expected = expected_fields(step["expect"])
+            assert {k: escrow[k] for k in expected} == expected, where
+
+
+@pytest.mark.parametrize(
+    "path", _files(CONTRACT_SCENARIOS, "contract") + _files(OUR_SCENARIOS, "extra")
+)
+def test_scenario(path: Path, tmp_path: Path) -> None:
+    replay(path, tmp_path / "ledger.sqlite3")
+
+
+def test_a_scenario_that_lies_fails(tmp_path: Path) -> None:
+    """The replay itself can fail: a wrong expected balance is caught."""
+    lie = json.loads((OUR_SCENARIOS / "partial_fundings.json").read_text())
+    lie["steps"][5]["balances"]["contract"] = 401
+    path = tmp_path / "lie.json"
+    path.write_text(json.dumps(lie))
+    with pytest.raises(AssertionError):
+        replay(path, tmp_path / "ledger.sqlite3")
