@@ -462,6 +462,8 @@ class FakeStellarRpc:
             return scval.to_bytes(wasm_hash)
         if function.type == kind.HOST_FUNCTION_TYPE_CREATE_CONTRACT_V2:
             return self._create_contract(function.create_contract_v2, simulate=simulate)
+        if function.type == kind.HOST_FUNCTION_TYPE_CREATE_CONTRACT:  # an asset contract
+            return self._create_contract(function.create_contract, simulate=simulate)
         if function.type != kind.HOST_FUNCTION_TYPE_INVOKE_CONTRACT:
             raise _Rejected(TxCode.txMALFORMED, f"unsupported host function {function.type}")
         invoke = function.invoke_contract
@@ -482,7 +484,10 @@ class FakeStellarRpc:
         return scval.to_void()
 
     def _create_contract(
-        self, args: stellar_xdr.CreateContractArgsV2, *, simulate: bool
+        self,
+        args: stellar_xdr.CreateContractArgs | stellar_xdr.CreateContractArgsV2,
+        *,
+        simulate: bool,
     ) -> stellar_xdr.SCVal:
         preimage = args.contract_id_preimage
         contract = _contract_address(preimage, self.network_passphrase)
@@ -495,7 +500,8 @@ class FakeStellarRpc:
             raise _Rejected(TxCode.txFAILED, "wasm not uploaded")
         if not simulate:
             wasm_hash = args.executable.wasm_hash.hash if is_wasm else b""
-            self.contracts[contract] = Deployment(wasm_hash, list(args.constructor_args))
+            constructor_args = getattr(args, "constructor_args", [])  # v1 has none
+            self.contracts[contract] = Deployment(wasm_hash, list(constructor_args))
             if is_wasm:
                 self.contract_address = contract  # the fake models one escrow contract
         return scval.to_address(contract)

@@ -1,0 +1,258 @@
+"""The operator's command line for the Stellar escrow contract.
+
+    python -m stellar_service.cli keys generate
+    python -m stellar_service.cli deploy --rpc-url URL --network-passphrase PHRASE --wasm PATH
+    python -m stellar_service.cli show ESCROW_XXXXXXXX
+
+Secrets come from the environment only and are never printed, except the new secret of
+`keys generate`, which goes to stdout alone (the warning goes to stderr)."""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stellar_sdk import (
+    Asset,
+    Keypair,
+    Network,
+    SorobanServer,
+    StrKey,
+    TransactionBuilder,
+    TransactionEnvelope,
+    scval,
+)
+from stellar_sdk import xdr as stellar_xdr
+from stellar_sdk.exceptions import BaseRequestError, PrepareTransactionException
+from stellar_sdk.soroban_rpc import GetTransactionStatus, SendTransactionStatus
+
+from stellar_service.backends import build_backend
+from stellar_service.backends.base import ContractError, Unavailable
+from stellar_service.config import Config, ConfigError
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_WASM = REPO_DIR / "contracts/escrow/target/wasm32v1-none/release/kazi_escrow.wasm"
+MAX_FEE_BPS = 1_000
+BASE_FEE = 100  # stroops per operation, on top of a Soroban call's resource fee
+TIMEOUT = 300  # seconds each deployment transaction stays valid
+POLL_ATTEMPTS = 60
+
+
+class CliError(Exception):
+    """A message for the operator; the command exits 1."""
+
+
+def _optional_key(name: str) -> Keypair | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not StrKey.is_valid_ed25519_secret_seed(value):
+        raise CliError(f"{name} is not a valid secret seed (S...)")  # never the value itself
+    return Keypair.from_secret(value)
+
+
+def _key(name: str) -> Keypair:
+    keypair = _optional_key(name)
+    if keypair is None:
+        raise CliError(f"{name} must be set in the environment")
+    return keypair
+
+
+# --- keys generate ----------------------------------------------------------------------------
+
+
+def keys_generate(args: argparse.Namespace) -> None:
+    keypair = Keypair.random()
+    print(
+        "WARNING: the secret below controls the account. Store it in your secret manager now;"
+        " it is shown once and never logged.",
+        file=sys.stderr,
+    )
+    print(f"public key: {keypair.public_key}")
+    print(f"secret:     {keypair.secret}")
+
+
+# --- deploy -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Deployer:
+    """One network's RPC and the transactions the deployment sends through it."""
+
+    rpc: SorobanServer
+    passphrase: str
+    max_fee: int
+
+    def submit(self, envelope: TransactionEnvelope, *signers: Keypair) -> None:
+        for signer in signers:
+            envelope.sign(signer)
+        sent = self.rpc.send_transaction(envelope)
+        if sent.status not in (SendTransactionStatus.PENDING, SendTransactionStatus.DUPLICATE):
+            raise CliError(f"transaction {sent.hash} was not accepted: {sent.status.value}")
+        result = self.rpc.poll_transaction(sent.hash, max_attempts=POLL_ATTEMPTS)
+        if result.status != GetTransactionStatus.SUCCESS:
+            raise CliError(f"transaction {sent.hash}: {result.status.value}")
+
+    def builder(self, source: Keypair) -> TransactionBuilder:
+        account = self.rpc.load_account(source.public_key)
+        return TransactionBuilder(account, self.passphrase, BASE_FEE).set_timeout(TIMEOUT)
+
+    def invoke(self, source: Keypair, envelope: TransactionEnvelope) -> stellar_xdr.SCVal:
+        """Simulate, prepare, check the fee, sign and send one host-function call; its result
+        (as simulated: the deployment's values are fixed by the transaction itself)."""
+        simulation = self.rpc.simulate_transaction(envelope)
+        if simulation.error or not simulation.results:
+            raise CliError(f"simulation failed: {(simulation.error or '').splitlines()[:1]}")
+        prepared = self.rpc.prepare_transaction(envelope, simulation)
+        if prepared.transaction.fee > self.max_fee:
+            raise CliError(
+                f"the fee {prepared.transaction.fee} stroops is above --max-fee {self.max_fee}"
+            )
+        self.submit(prepared, source)
+        return stellar_xdr.SCVal.from_xdr(simulation.results[0].xdr)
+
+
+def deploy(args: argparse.Namespace) -> None:
+    admin = _key("STELLAR_ADMIN_SECRET")
+    operator = _key("STELLAR_OPERATOR_SECRET")
+    issuer = _key("STELLAR_ISSUER_SECRET")
+    arbiter = _optional_key("STELLAR_ARBITER_SECRET") or operator
+    funder = _optional_key("STELLAR_FUNDER_SECRET") or operator
+    fee_account = args.fee_account or admin.public_key
+    if not StrKey.is_valid_ed25519_public_key(fee_account):
+        raise CliError("--fee-account must be an account (G...)")
+    if not 0 <= args.fee_bps <= MAX_FEE_BPS:
+        raise CliError(f"--fee-bps must be 0 to {MAX_FEE_BPS}")
+    wasm = Path(args.wasm)
+    if not wasm.is_file():
+        raise CliError(f"no wasm at {wasm}: build it with `make contract`")
+
+    network = Deployer(SorobanServer(args.rpc_url), args.network_passphrase, args.max_fee)
+    if network.rpc.get_network().passphrase != args.network_passphrase:
+        raise CliError("the RPC serves another network than --network-passphrase")
+    asset = Asset(args.asset_code, issuer.public_key)
+
+    # Trustlines for the accounts that will hold the token (the funder's float, the fee account),
+    # each signed by its own key; the issuer needs none for its own asset.
+    ours = {keypair.public_key: keypair for keypair in (funder, admin, operator)}
+    for holder in dict.fromkeys((funder.public_key, fee_account)):
+        if holder == issuer.public_key:
+            continue
+        if holder not in ours:
+            _say(f"note: {holder} needs a {asset.code} trustline before its first release")
+            continue
+        trust = network.builder(ours[holder]).append_change_trust_op(asset)
+        network.submit(trust.build(), ours[holder])
+        _say(f"trustline {asset.code} for {holder}")
+    if args.mint:
+        payment = network.builder(issuer).append_payment_op(
+            funder.public_key, asset, str(args.mint)
+        )
+        network.submit(payment.build(), issuer)
+        _say(f"issued {args.mint} {asset.code} to the funder {funder.public_key}")
+
+    token = asset.contract_id(args.network_passphrase)
+    sac = network.builder(admin).append_create_stellar_asset_contract_from_asset_op(asset)
+    try:
+        network.invoke(admin, sac.build())
+        _say(f"asset contract {token} deployed")
+    except CliError as exc:
+        if "already exists" not in str(exc) and "ExistingValue" not in str(exc):
+            raise
+        _say(f"asset contract {token} already deployed")
+
+    upload = network.builder(admin).append_upload_contract_wasm_op(wasm.read_bytes())
+    wasm_hash = scval.from_bytes(network.invoke(admin, upload.build()))
+    _say(f"wasm uploaded: {wasm_hash.hex()}")
+
+    constructor = [
+        scval.to_address(admin.public_key),
+        scval.to_address(operator.public_key),
+        scval.to_address(arbiter.public_key),
+        scval.to_address(token),
+        scval.to_address(fee_account),
+        scval.to_uint32(args.fee_bps),
+    ]
+    create = network.builder(admin).append_create_contract_op(
+        wasm_hash, admin.public_key, constructor_args=constructor
+    )
+    contract = scval.from_address(network.invoke(admin, create.build())).address
+    _say(f"escrow contract {contract} created")
+
+    print(f"contract: {contract}")
+    print("# the stellar service's environment (secrets: from your secret store, not here)")
+    for name, value in (
+        ("STELLAR_BACKEND", "soroban"),
+        ("STELLAR_RPC_URL", args.rpc_url),
+        ("STELLAR_NETWORK_PASSPHRASE", args.network_passphrase),
+        ("STELLAR_CONTRACT_ADDRESS", contract),
+        ("STELLAR_FUNDER_ACCOUNT", funder.public_key),
+        ("STELLAR_OPERATOR_SECRET", "<the operator's secret>"),
+    ):
+        print(f"{name}={json.dumps(value) if ' ' in value else value}")
+    if arbiter is not operator:
+        print("STELLAR_ARBITER_SECRET=<the arbiter's secret>")
+
+
+# --- show -------------------------------------------------------------------------------------
+
+
+def show(args: argparse.Namespace) -> None:
+    """The escrow as the configured backend (the service's environment) reads it."""
+    escrow = build_backend(Config.from_env()).get(args.contract_id)
+    print(json.dumps(escrow.as_dict(), indent=2))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m stellar_service.cli", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    keys = commands.add_parser("keys", help="key pairs").add_subparsers(dest="keys", required=True)
+    keys.add_parser("generate", help="print a new key pair").set_defaults(run=keys_generate)
+
+    dep = commands.add_parser(
+        "deploy",
+        help="upload the wasm, create the contract, issue the asset and its contract",
+        description="Secrets from the environment: STELLAR_ADMIN_SECRET (deploys, pays, may"
+        " upgrade), STELLAR_OPERATOR_SECRET, STELLAR_ISSUER_SECRET (issues the asset),"
+        " optional STELLAR_ARBITER_SECRET and STELLAR_FUNDER_SECRET (default: the operator)."
+        " The accounts must exist (testnet: fund them with friendbot first).",
+    )
+    dep.add_argument("--rpc-url", required=True)
+    dep.add_argument("--network-passphrase", default=Network.TESTNET_NETWORK_PASSPHRASE)
+    dep.add_argument("--wasm", default=str(DEFAULT_WASM))
+    dep.add_argument("--asset-code", default="KES")
+    dep.add_argument("--fee-bps", type=int, default=0, help="platform fee, 0 to 1000")
+    dep.add_argument("--fee-account", help="G... receiving the fee (default: the admin)")
+    dep.add_argument("--mint", type=int, default=0, help="whole units issued to the funder")
+    dep.add_argument("--max-fee", type=int, default=100_000_000, help="stroops per transaction")
+    dep.set_defaults(run=deploy)
+
+    shw = commands.add_parser("show", help="an escrow, through the configured backend")
+    shw.add_argument("contract_id", metavar="ESCROW_XXXXXXXX")
+    shw.set_defaults(run=show)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (CliError, ConfigError, ContractError, Unavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (BaseRequestError, PrepareTransactionException) as exc:
+        print(f"error: the Stellar RPC failed: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
