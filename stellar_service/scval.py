@@ -33,10 +33,18 @@ _TYPES = {
 }
 
 
+def _is_address(value: str) -> bool:
+    """What an `Address` parameter takes: an account (G...) or a contract (C...)."""
+    return StrKey.is_valid_ed25519_public_key(value) or StrKey.is_valid_contract(value)
+
+
 def is_payee_address(value: str) -> bool:
-    """A payee is an account (G...) or a muxed account (M...): the contract takes a
-    `MuxedAddress`, which protocol 23 encodes as `SC_ADDRESS_TYPE_MUXED_ACCOUNT`."""
-    return StrKey.is_valid_ed25519_public_key(value) or StrKey.is_valid_med25519_public_key(value)
+    """A payee may also be a muxed account (M...): the contract takes a `MuxedAddress`, which
+    protocol 23 encodes as `SC_ADDRESS_TYPE_MUXED_ACCOUNT`."""
+    return _is_address(value) or StrKey.is_valid_med25519_public_key(value)
+
+
+_VALID = {"address": _is_address, "muxed_address": is_payee_address}
 
 
 def _encode(kind: str, value: str | int) -> stellar_xdr.SCVal:
@@ -46,8 +54,8 @@ def _encode(kind: str, value: str | int) -> stellar_xdr.SCVal:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError("on-chain amounts are integers")
         return scval.to_int128(value)
-    if kind == "muxed_address" and not is_payee_address(str(value)):
-        raise ValueError("payee must be a Stellar account (G...) or muxed account (M...)")
+    if not _VALID[kind](str(value)):
+        raise ValueError(f"not a valid {kind.replace('_', ' ')}: {value!r}")
     return scval.to_address(str(value))
 
 
@@ -71,8 +79,8 @@ def decode_args(function: str, values: Sequence[stellar_xdr.SCVal]) -> dict[str,
             decoded[name] = scval.from_int128(value)
         else:
             address = scval.from_address(value).address
-            if kind == "address" and not StrKey.is_valid_ed25519_public_key(address):
-                raise ValueError(f"{function}.{name} must be an account address")
+            if not _VALID[kind](address):
+                raise ValueError(f"{function}.{name} must be a {kind.replace('_', ' ')}")
             decoded[name] = address
     return decoded
 

@@ -3,6 +3,8 @@ argument types, signer, fee), how it keeps P2/P7 (one signed envelope per key, r
 rebuilt while it could land), and that secrets stay out of logs and answers."""
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -155,8 +157,10 @@ def test_a_replayed_key_returns_the_first_receipt_without_sending(
 def test_bad_input_is_refused_before_anything_is_built(
     soroban: SorobanBackend, fake: FakeStellarRpc
 ) -> None:
-    with pytest.raises(ValueError, match="payee"):
+    with pytest.raises(ValueError, match="muxed address"):
         soroban.assign(key="a", contract_id=REF, payee="not-an-address")
+    with pytest.raises(ValueError, match="not a valid address"):  # `Address` cannot be muxed
+        soroban.create(key="c", contract_id=REF, funder=WORKER_MUXED, amount=5)
     with pytest.raises(TypeError):
         soroban.fund(key="f", contract_id=REF, amount=10.5)  # type: ignore[arg-type]
     assert fake.simulated == []
@@ -355,6 +359,26 @@ def test_an_envelope_is_rebuilt_only_once_its_time_bounds_have_passed(
     assert receipt.tx_hash == fake.sent[-1]
     assert len(fake.writes()) == 1
     assert backend.store.abandoned() == [("c1", fake.sent[0], "expired unseen")]
+
+
+def test_concurrent_writes_from_two_workers_take_turns_on_the_sequence_number(
+    config: Config, fake: FakeStellarRpc
+) -> None:
+    workers = [make_backend(config, fake), make_backend(config, fake)]  # one store, two processes
+    references = [f"ESCROW_{n}AAAAAAA" for n in range(8)]
+    barrier = threading.Barrier(len(references))
+
+    def create(index: int) -> str:
+        barrier.wait()
+        backend = workers[index % 2]
+        reference = references[index]
+        return backend.create(key=reference, contract_id=reference, funder=FUNDER, amount=9).tx_hash
+
+    with ThreadPoolExecutor(len(references)) as pool:
+        hashes = list(pool.map(create, range(len(references))))
+    assert fake.rejected == []
+    assert sorted(a.args["reference"] for a in fake.writes()) == references
+    assert sorted(hashes) == sorted(fake.envelopes)
 
 
 # --- through the HTTP service -----------------------------------------------------------------
