@@ -34,7 +34,14 @@ from stellar_service.backends.base import ContractError, Unavailable
 from stellar_service.config import Config, ConfigError
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_WASM = REPO_DIR / "contracts/escrow/target/wasm32v1-none/release/kazi_escrow.wasm"
+# Where `make contract` leaves the wasm (its own target dir first, then cargo's default one).
+WASM_PATHS = tuple(
+    REPO_DIR / "contracts/escrow/target" / sub / "wasm32v1-none/release/kazi_escrow.wasm"
+    for sub in ("wasm", ".")
+)
+DEFAULT_WASM = next((path for path in WASM_PATHS if path.is_file()), WASM_PATHS[0])
+# The contract's constructor, in its order (contracts/escrow/README.md).
+CONSTRUCTOR = ("admin", "operator", "arbiter", "token", "fee_account", "fee_bps")
 MAX_FEE_BPS = 1_000
 BASE_FEE = 100  # stroops per operation, on top of a Soroban call's resource fee
 TIMEOUT = 300  # seconds each deployment transaction stays valid
@@ -168,14 +175,15 @@ def deploy(args: argparse.Namespace) -> None:
     wasm_hash = scval.from_bytes(network.invoke(admin, upload.build()))
     _say(f"wasm uploaded: {wasm_hash.hex()}")
 
-    constructor = [
-        scval.to_address(admin.public_key),
-        scval.to_address(operator.public_key),
-        scval.to_address(arbiter.public_key),
-        scval.to_address(token),
-        scval.to_address(fee_account),
-        scval.to_uint32(args.fee_bps),
-    ]
+    roles = {
+        "admin": admin.public_key,
+        "operator": operator.public_key,
+        "arbiter": arbiter.public_key,
+        "token": token,
+        "fee_account": fee_account,
+    }
+    constructor = [scval.to_address(roles[name]) for name in CONSTRUCTOR[:-1]]
+    constructor.append(scval.to_uint32(args.fee_bps))
     create = network.builder(admin).append_create_contract_op(
         wasm_hash, admin.public_key, constructor_args=constructor
     )

@@ -3,6 +3,7 @@ argument types, signer, fee), how it keeps P2/P7 (one signed envelope per key, r
 rebuilt while it could land), and that secrets stay out of logs and answers."""
 
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,12 +12,22 @@ import pytest
 from fastapi.testclient import TestClient
 from stellar_sdk import Address, InvokeHostFunction, Keypair, MuxedAccount, TransactionEnvelope
 from stellar_sdk import xdr as stellar_xdr
+from stellar_sdk.sep.contract_spec import ContractSpec
 
 from stellar_service.app import create_app
-from stellar_service.backends.base import ContractError, IdempotencyConflict, Unavailable
+from stellar_service.backends.base import (
+    CONTRACT_ERRORS,
+    STATUSES,
+    ContractError,
+    Escrow,
+    IdempotencyConflict,
+    Unavailable,
+)
 from stellar_service.backends.soroban import FeeTooHigh, SorobanBackend
+from stellar_service.cli import CONSTRUCTOR, DEFAULT_WASM
 from stellar_service.config import Config, ConfigError
 from stellar_service.fake_rpc import BASE_FEE, MIN_RESOURCE_FEE, FakeStellarRpc
+from stellar_service.scval import SIGNATURES
 
 from .fake_rpc_fixtures import (
     API_KEY,
@@ -471,3 +482,37 @@ def test_secrets_never_reach_logs_answers_or_errors(
 
 def _contract_sc_address() -> bytes:
     return Address(CONTRACT).to_xdr_sc_address().to_xdr()
+
+
+# --- drift guard: the built contract's own interface ------------------------------------------
+
+SPEC_TYPES = {
+    "symbol": "SC_SPEC_TYPE_SYMBOL",
+    "address": "SC_SPEC_TYPE_ADDRESS",
+    "muxed_address": "SC_SPEC_TYPE_MUXED_ADDRESS",
+    "i128": "SC_SPEC_TYPE_I128",
+}
+
+
+@pytest.mark.skipif(not DEFAULT_WASM.is_file(), reason="the contract's wasm is not built")
+def test_the_encodings_match_the_built_contracts_spec() -> None:
+    spec = ContractSpec.from_wasm_file(DEFAULT_WASM)
+    functions = {f.name.sc_symbol.decode(): f for f in spec.functions}
+    for name, signature in SIGNATURES.items():
+        inputs = [(i.name.decode(), i.type.type.name) for i in functions[name].inputs]
+        assert inputs == [(arg, SPEC_TYPES[kind]) for arg, kind in signature], name
+    constructor = [i.name.decode() for i in functions["__constructor"].inputs]
+    assert tuple(constructor) == CONSTRUCTOR
+    (escrow,) = [s for s in spec.structs if s.name.decode() == "Escrow"]
+    fields = {f.name.decode() for f in escrow.fields}
+    assert fields == set(Escrow.__dataclass_fields__) - {"contract_id"}
+    (status,) = [e for e in spec.enums if e.name.decode() == "Status"]
+    assert [(c.name.decode().lower(), c.value.uint32) for c in status.cases] == [
+        (name, number) for number, name in enumerate(STATUSES)
+    ]
+    (errors,) = spec.error_enums
+    snake = {
+        c.value.uint32: re.sub(r"(?<!^)([A-Z])", r"_\1", c.name.decode()).lower()
+        for c in errors.cases
+    }
+    assert snake == CONTRACT_ERRORS
