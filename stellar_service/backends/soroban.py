@@ -331,9 +331,9 @@ class SorobanBackend:
         """The outcome of a stored envelope, resending exactly it if the network has not seen it.
         Raises ContractError (decided no), Unavailable (unknown yet) or _Dead (may rebuild)."""
         if stored.state == "applied":
-            return Receipt(stored.tx_hash, Escrow(**json.loads(stored.result or "{}")))
+            return Receipt(stored.tx_hash, Escrow(**json.loads(str(stored.result))))
         if stored.state == "rejected":
-            raise ContractError(stored.result or "")
+            raise ContractError(str(stored.result))
         if stored.state == "dead":
             raise _Dead(stored.result)
         status = self._get_transaction(stored.tx_hash)

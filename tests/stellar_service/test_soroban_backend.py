@@ -316,22 +316,26 @@ def test_a_failure_without_a_contract_error_may_be_retried_with_a_new_transactio
 # --- restarts and expiry ----------------------------------------------------------------------
 
 
-def test_a_restarted_backend_resends_the_stored_envelope(
-    config: Config, fake: FakeStellarRpc
+@pytest.mark.parametrize(
+    ("fault", "sends"),
+    [("transport", 2), ("lost_reply", 1)],  # died before the send landed / after it was applied
+)
+def test_a_restarted_backend_finishes_the_stored_envelope_and_builds_none(
+    config: Config, fake: FakeStellarRpc, fault: str, sends: int
 ) -> None:
     first = make_backend(config, fake)
-    fake.fail_sends(1, "transport")  # signed and stored, then the process "dies"
+    fake.fail_sends(1, fault)
     with pytest.raises(Unavailable):
         first.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     stored = first.store.get("c1")
     assert stored is not None
     assert stored.state == "pending"
 
-    restarted = make_backend(config, fake)
+    restarted = make_backend(config, fake)  # a new process on the same store
     simulations = len(fake.simulated)
     receipt = restarted.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
     assert receipt.tx_hash == stored.tx_hash
-    assert fake.sent == [stored.tx_hash] * 2
+    assert fake.sent == [stored.tx_hash] * sends  # resent only if the network had not seen it
     assert len(fake.simulated) == simulations + 1  # only the read after confirmation
     assert len(fake.writes()) == 1
 
