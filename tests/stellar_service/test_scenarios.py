@@ -11,6 +11,7 @@ from stellar_sdk import MuxedAccount
 from stellar_service.backends.base import CONTRACT_ERRORS, ContractError, Escrow
 from stellar_service.backends.local import LocalBackend
 from stellar_service.config import LOCAL_CONTRACT_ADDRESS, local_account
+from stellar_service.service import CONTRACT_HTTP_STATUS
 from tests.stellar_service.conftest import world
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,3 +115,16 @@ def test_a_scenario_that_lies_fails(tmp_path: Path) -> None:
     path.write_text(json.dumps(lie))
     with pytest.raises(AssertionError):
         replay(path, tmp_path / "ledger.sqlite3")
+
+
+def test_error_numbers_codes_and_statuses_match_the_readme() -> None:
+    """The README's error table is the one source: the port's numbers and the HTTP statuses."""
+    rows = re.findall(
+        r"^\| (\d+) \| (\w+) \| `(\w+)` \| (\d{3}) \|$",
+        (REPO / "contracts" / "escrow" / "README.md").read_text(),
+        flags=re.MULTILINE,
+    )
+    assert len(rows) == 12
+    assert {int(n): code for n, _, code, _ in rows} == CONTRACT_ERRORS
+    assert {code: int(status) for _, _, code, status in rows} == CONTRACT_HTTP_STATUS
+    assert all(error_code(name) == code for _, name, code, _ in rows)
