@@ -26,7 +26,11 @@ from stellar_sdk import (
     scval,
 )
 from stellar_sdk import xdr as stellar_xdr
-from stellar_sdk.exceptions import BaseRequestError, PrepareTransactionException
+from stellar_sdk.exceptions import (
+    AccountNotFoundException,
+    BaseRequestError,
+    PrepareTransactionException,
+)
 from stellar_sdk.soroban_rpc import GetTransactionStatus, SendTransactionStatus
 
 from stellar_service.backends import build_backend
@@ -219,7 +223,11 @@ def _say(message: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m stellar_service.cli", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="python -m stellar_service.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     keys = commands.add_parser("keys", help="key pairs").add_subparsers(dest="keys", required=True)
@@ -255,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except (CliError, ConfigError, ContractError, Unavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AccountNotFoundException as exc:
+        print(f"error: {exc} (testnet: fund it with friendbot first)", file=sys.stderr)
         return 1
     except (BaseRequestError, PrepareTransactionException) as exc:
         print(f"error: the Stellar RPC failed: {type(exc).__name__}", file=sys.stderr)

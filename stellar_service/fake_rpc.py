@@ -26,8 +26,10 @@ Fault switches (each applies to the next matching calls):
   n times (a lagging RPC): a resend of the same envelope is harmless, a new one would be a second
   operation, which `envelopes` (every distinct envelope hash seen) would show.
 - `fail_next_apply(number)`: the next invocation passes simulation but fails when applied with
-  `Error(Contract, #number)`, as if the state changed in between.
+  `Error(Contract, #number)`, as if the state changed in between; 0 fails it without a contract
+  error (as running out of resources would).
 - `advance(seconds)`: moves the ledger's close time on (to expire time bounds).
+- `down = True`: every request is lost until it is set back to False.
 Records: `sent` (hash of every sendTransaction), `envelopes` (distinct hash -> envelope),
 `applied` (every executed invocation), `rejected` (hash, reason), `methods` (every method called).
 """
@@ -141,6 +143,7 @@ class FakeStellarRpc:
         self._apply_errors: list[int] = []
         self.pending_polls = 0
         self.hidden_polls = 0
+        self.down = False
         self.transactions: dict[str, _Tx] = {}
         # Records for assertions.
         self.methods: list[str] = []
@@ -224,6 +227,8 @@ class FakeStellarRpc:
         params = request.get("params") or {}
         with self._lock:
             self.methods.append(method)
+            if self.down:
+                raise _Transport
             handler = getattr(self, f"_rpc_{method}", None)
             if handler is None:
                 return _error(request, -32601, "method not found")

@@ -45,8 +45,7 @@ from stellar_sdk import (
 )
 from stellar_sdk import xdr as stellar_xdr
 from stellar_sdk.auth import authorize_entry
-from stellar_sdk.exceptions import BaseRequestError, SorobanRpcErrorResponse
-from stellar_sdk.exceptions import ConnectionError as StellarConnectionError
+from stellar_sdk.exceptions import AccountNotFoundException, BaseRequestError
 from stellar_sdk.soroban_rpc import (
     GetTransactionResponse,
     GetTransactionStatus,
@@ -189,7 +188,7 @@ def _rpc_call(what: str) -> Iterator[None]:
     The message names the call only (no URL: it may carry an API key)."""
     try:
         yield
-    except (BaseRequestError, SorobanRpcErrorResponse, StellarConnectionError) as exc:
+    except (BaseRequestError, AccountNotFoundException) as exc:
         raise Unavailable(f"Stellar RPC {what} failed: {type(exc).__name__}") from None
 
 

@@ -129,6 +129,19 @@ def test_deploy_refuses_without_its_secrets_or_on_the_wrong_network(
     assert fake.sent == []
 
 
+@pytest.mark.usefixtures("secrets_env")
+def test_deploy_says_which_account_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake(tmp_path)  # the admin account was never created (funded)
+    with fake.serve() as url:
+        assert _deploy(url, tmp_path / "escrow.wasm") == 1
+    err = capsys.readouterr().err
+    assert ADMIN.public_key in err
+    assert "friendbot" in err
+    assert ADMIN.secret not in err
+
+
 def test_show_prints_the_escrow_through_the_configured_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

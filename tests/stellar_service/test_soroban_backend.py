@@ -313,6 +313,22 @@ def test_a_failure_without_a_contract_error_may_be_retried_with_a_new_transactio
     assert [key for key, _, _ in soroban.store.abandoned()] == ["f1"]
 
 
+def test_an_unreachable_rpc_is_unavailable_and_nothing_is_stored(
+    soroban: SorobanBackend, fake: FakeStellarRpc, config: Config
+) -> None:
+    fake.down = True
+    with pytest.raises(Unavailable, match="getHealth"):
+        soroban.health()
+    with pytest.raises(Unavailable):
+        soroban.get(REF)
+    http = TestClient(create_app(config, soroban), headers={"X-API-Key": API_KEY})
+    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 503
+    assert http.get("/api/health").status_code == 503
+    assert soroban.store.get("k1") is None
+    fake.down = False
+    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
+
+
 # --- restarts and expiry ----------------------------------------------------------------------
 
 
