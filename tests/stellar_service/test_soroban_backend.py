@@ -471,6 +471,19 @@ def test_the_service_maps_a_contract_error_and_applies_nothing(
     assert fake.escrow(REF).funded == 0
 
 
+def test_the_service_built_from_its_config_reaches_the_rpc_over_http(
+    tmp_path: Path, fake: FakeStellarRpc
+) -> None:
+    with fake.serve() as url:
+        config = soroban_config(tmp_path, rpc_url=url)
+        http = TestClient(create_app(config), headers={"X-API-Key": API_KEY})  # build_backend
+        created = _post(http, "create", "k1", contract_id=REF, amount=1000)
+        assert created.status_code == 200, created.text
+        assert http.get(f"/api/escrow/{REF}").json()["amount"] == 1000
+    assert [a.function for a in fake.writes()] == ["create"]
+    assert (tmp_path / "stellar-service-tx.sqlite3").is_file()  # the envelope store
+
+
 # --- secrets ----------------------------------------------------------------------------------
 
 
