@@ -4,7 +4,10 @@ and is never applied twice."""
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -195,3 +198,28 @@ def test_the_backend_alone_refuses_a_key_reused_for_another_request(
     with pytest.raises(IdempotencyConflict):
         two.create(key="c", contract_id=REF, amount=999)
     assert backend.applied_operations() == ["c"]
+
+
+def test_writes_queue_behind_another_process(db_path) -> None:
+    """One signing account, one transaction at a time, even across processes (a second server,
+    the operator CLI, Django in-process): the store's lock file is held while a write is sent."""
+    store = IdempotencyStore(db_path)
+    holder = subprocess.Popen(  # noqa: S603 (our interpreter, our script): holds the lock 0.6 s
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX);"
+            " print('held', flush=True); time.sleep(0.6)",
+            str(store.lock_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with store.serialised():
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=5)
+    assert waited > 0.3
