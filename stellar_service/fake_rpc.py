@@ -29,6 +29,7 @@ Fault switches (each applies to the next matching calls):
   `Error(Contract, #number)`, as if the state changed in between; 0 fails it without a contract
   error (as running out of resources would).
 - `advance(seconds)`: moves the ledger's close time on (to expire time bounds).
+- `forget_history()`: the RPC's retained history starts now (older transactions are NOT_FOUND).
 - `down = True`: every request is lost until it is set back to False.
 Records: `sent` (hash of every sendTransaction), `envelopes` (distinct hash -> envelope),
 `applied` (every executed invocation), `rejected` (hash, reason), `methods` (every method called).
@@ -133,6 +134,7 @@ class FakeStellarRpc:
             self.create_account(account)
         self.ledger = 1000
         self._clock_offset = 0
+        self._history_starts = 0  # close time of the oldest ledger the RPC still answers for
         self.wasm: dict[bytes, bytes] = {}
         self.contracts: dict[str, Deployment] = {}
         self.trustlines: set[tuple[str, str]] = set()  # (account, asset code:issuer)
@@ -169,6 +171,12 @@ class FakeStellarRpc:
     def advance(self, seconds: int) -> None:
         self._clock_offset += seconds
         self.ledger += max(1, seconds // 5)
+
+    def forget_history(self) -> None:
+        self._history_starts = self.close_time
+        self.transactions = {
+            tx_hash: tx for tx_hash, tx in self.transactions.items() if tx.status == "PENDING"
+        }
 
     @property
     def close_time(self) -> int:
@@ -351,7 +359,7 @@ class FakeStellarRpc:
             "txHash": tx_hash,
             **self._ledger_info(),
             "oldestLedger": 1,
-            "oldestLedgerCloseTime": "0",
+            "oldestLedgerCloseTime": str(self._history_starts),
         }
         if tx is None:
             return not_found

@@ -8,10 +8,12 @@ Envelope-store rules (MONEY-SAFETY P2, P7), per idempotency key, in SQLite at `s
 3. A key with a stored envelope never gets a new transaction while that envelope could still land:
    its outcome is asked for (`getTransaction`) and, if the network has not seen it, exactly the
    stored envelope is sent again.
-4. Only when the RPC reports the hash NOT_FOUND and its latest ledger closed after the envelope's
-   upper time bound (it can never be applied any more), or the transaction FAILED without a
-   contract error (applied as a failure: nothing changed, the sequence number was used), is the
-   envelope abandoned (kept in `soroban_abandoned`) and a new one built under the same key.
+4. Only when the RPC reports the hash NOT_FOUND, its latest ledger closed after the envelope's
+   upper time bound (it can never be applied any more) and its history still reaches back to
+   when the envelope was built (else NOT_FOUND proves nothing: 503 until reconciled by hand),
+   or the transaction FAILED without a contract error (applied as a failure: nothing changed,
+   the sequence number was used), is the envelope abandoned (kept in `soroban_abandoned`) and a
+   new one built under the same key.
 5. SUCCESS stores the escrow as read right after confirmation, FAILED with a contract error stores
    the error: replays return them without touching the network.
 6. One signing account sends one transaction at a time (sequence numbers): build, send and confirm
@@ -85,7 +87,8 @@ class _Stored:
     request: str
     tx_hash: str
     envelope: str
-    max_time: int
+    max_time: int  # the envelope's upper time bound
+    built_at: int  # the ledger's close time when it was built: it cannot land before
     state: str
     result: str | None
 
@@ -99,6 +102,7 @@ CREATE TABLE IF NOT EXISTS soroban_tx (
     tx_hash TEXT NOT NULL UNIQUE,
     envelope TEXT NOT NULL,
     max_time INTEGER NOT NULL,
+    built_at INTEGER NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'rejected', 'dead')),
     result TEXT,
     updated_at REAL NOT NULL
@@ -123,8 +127,8 @@ class EnvelopeStore:
     def get(self, key: str) -> _Stored | None:
         with self._db() as db:
             row = db.execute(
-                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, state,"
-                " result FROM soroban_tx WHERE key = ?",
+                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, built_at,"
+                " state, result FROM soroban_tx WHERE key = ?",
                 (key,),
             ).fetchone()
         return _Stored(*row) if row else None
@@ -132,8 +136,8 @@ class EnvelopeStore:
     def pending(self) -> list[_Stored]:
         with self._db() as db:
             rows = db.execute(
-                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, state,"
-                " result FROM soroban_tx WHERE state = 'pending' ORDER BY updated_at"
+                "SELECT key, function, contract_id, request, tx_hash, envelope, max_time, built_at,"
+                " state, result FROM soroban_tx WHERE state = 'pending' ORDER BY updated_at"
             ).fetchall()
         return [_Stored(*row) for row in rows]
 
@@ -151,7 +155,7 @@ class EnvelopeStore:
                 )
             db.execute(
                 "INSERT OR REPLACE INTO soroban_tx"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?)",
                 (
                     stored.key,
                     stored.function,
@@ -160,6 +164,7 @@ class EnvelopeStore:
                     stored.tx_hash,
                     stored.envelope,
                     stored.max_time,
+                    stored.built_at,
                     time.time(),
                 ),
             )
@@ -339,7 +344,17 @@ class SorobanBackend:
         if status.status != GetTransactionStatus.NOT_FOUND:
             return self._finish(stored, status)
         if status.latest_ledger_close_time > stored.max_time:
-            # Its time bounds have passed on the ledger itself: it can never be applied.
+            if status.oldest_ledger_close_time > stored.built_at:
+                # It may have landed in ledgers the RPC no longer keeps: NOT_FOUND proves nothing.
+                log.error(
+                    "transaction %s for key %s: outcome beyond the RPC's history; "
+                    "reconcile it by hand",
+                    stored.tx_hash,
+                    stored.key,
+                )
+                raise Unavailable(f"transaction {stored.tx_hash} needs reconciling by hand")
+            # Its time bounds have passed on the ledger itself and the RPC saw every ledger in
+            # which it could have landed: it never was, and never can be, applied.
             self._bury(stored, "expired unseen")
         log.info("resending the stored transaction %s for key %s", stored.tx_hash, stored.key)
         return self._send_and_confirm(stored)
@@ -350,8 +365,8 @@ class SorobanBackend:
         with _rpc_call("getLedgerEntries"):
             account = self.rpc.load_account(self.operator)
             # Time bounds by the ledger's clock, the one that decides, not this host's.
-            max_time = self.rpc.get_latest_ledger().close_time + self.tx_timeout
-        envelope = self._build(account, function, call, max_time)
+            built_at = self.rpc.get_latest_ledger().close_time
+        envelope = self._build(account, function, call, built_at + self.tx_timeout)
         simulation = self._simulate(envelope)
         with _rpc_call("prepareTransaction"):
             prepared = self.rpc.prepare_transaction(envelope, simulation)
@@ -372,6 +387,7 @@ class SorobanBackend:
             tx_hash=prepared.hash_hex(),
             envelope=prepared.to_xdr(),
             max_time=time_bounds.max_time,
+            built_at=built_at,
             state="pending",
             result=None,
         )

@@ -412,6 +412,23 @@ def test_concurrent_writes_from_two_workers_take_turns_on_the_sequence_number(
     assert sorted(hashes) == sorted(fake.envelopes)
 
 
+def test_an_expired_envelope_beyond_the_rpcs_history_is_never_rebuilt(
+    config: Config, fake: FakeStellarRpc
+) -> None:
+    backend = make_backend(config, fake)
+    fake.fail_sends(1, "lost_reply")  # applied, answer lost
+    with pytest.raises(Unavailable):
+        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
+    fake.advance(backend.tx_timeout + 10)
+    fake.forget_history()  # the RPC no longer knows the transaction landed
+    for _ in range(2):
+        with pytest.raises(Unavailable, match="by hand"):
+            backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
+    assert len(fake.envelopes) == 1
+    assert len(fake.writes()) == 1
+    assert backend.store.abandoned() == []
+
+
 # --- through the HTTP service -----------------------------------------------------------------
 
 
