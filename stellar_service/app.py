@@ -200,7 +200,9 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "unknown_path", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        # FastAPI's own 400 is a body it could not parse (e.g. a 5,000-digit number).
+        codes = {400: "malformed_json", 404: "unknown_path", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

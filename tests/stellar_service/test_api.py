@@ -311,6 +311,8 @@ def test_unknown_fields_are_refused(api: Api, untouched: None) -> None:
         (b"contract_id=ESCROW_7K3M9QXA&amount=5", "application/x-www-form-urlencoded"),
         (b'{"contract_id": "ESCROW_7K3M9QXA", "amount": 5}', "text/plain"),
         (b"\xff\xfe", "application/json"),
+        (b'{"contract_id": "ESCROW_7K3M9QXA", "amount": ' + b"9" * 5000 + b"}", "application/json"),
+        (b"[" * 100_000, "application/json"),
     ],
 )
 def test_malformed_bodies(client: TestClient, untouched: None, content, content_type) -> None:
