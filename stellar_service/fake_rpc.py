@@ -365,9 +365,8 @@ class FakeStellarRpc:
             return not_found
         if tx.status == "PENDING":
             tx.pending_polls -= 1
-            if tx.pending_polls > 0:
+            if tx.pending_polls > 0 or not self._apply(tx_hash, tx):
                 return not_found
-            self._apply(tx_hash, tx)
         if tx.hidden_polls > 0:
             tx.hidden_polls -= 1
             return not_found
@@ -389,6 +388,14 @@ class FakeStellarRpc:
 
     # --- checks and execution -----------------------------------------------------------------
 
+    def _next_sequence(self, source: str) -> int:
+        """Like core's queue: an account may chain transactions behind its queued ones."""
+        queued = sum(
+            tx.status == "PENDING" and tx.envelope.transaction.source.account_id == source
+            for tx in self.transactions.values()
+        )
+        return self.accounts[source] + 1 + queued
+
     def _check_envelope(self, envelope: TransactionEnvelope) -> None:
         tx = envelope.transaction
         source = tx.source.account_id
@@ -396,7 +403,7 @@ class FakeStellarRpc:
             raise _Rejected(TxCode.txNO_ACCOUNT, f"unknown source account {source}")
         if not _signed_by(envelope, source):
             raise _Rejected(TxCode.txBAD_AUTH, "not signed by the source account")
-        if tx.sequence != self.accounts[source] + 1:
+        if tx.sequence != self._next_sequence(source):
             raise _Rejected(TxCode.txBAD_SEQ, f"sequence {tx.sequence} is not the next")
         bounds = tx.preconditions.time_bounds if tx.preconditions else None
         if bounds is None or bounds.max_time == 0:
@@ -526,10 +533,15 @@ class FakeStellarRpc:
             _call(model, applied.function, applied.args, key=f"replay-{number}")
         return model
 
-    def _apply(self, tx_hash: str, tx: _Tx) -> None:
-        """Close a ledger with this transaction: its sequence number is used, success or not."""
+    def _apply(self, tx_hash: str, tx: _Tx) -> bool:
+        """Close a ledger with this transaction: its sequence number is used, success or not.
+        A queued transaction whose sequence number was taken meanwhile is dropped (False)."""
         envelope = tx.envelope
         source = envelope.transaction.source.account_id
+        if envelope.transaction.sequence != self.accounts[source] + 1:
+            self.rejected.append((tx_hash, "its sequence number was used while it was queued"))
+            del self.transactions[tx_hash]
+            return False
         self.accounts[source] = envelope.transaction.sequence
         self.ledger += 1
         tx.ledger = self.ledger
@@ -539,6 +551,7 @@ class FakeStellarRpc:
                 self._apply_invocation(tx_hash, tx, op, source)
             else:
                 self._apply_classic(op, source)
+        return True
 
     def _apply_invocation(self, tx_hash: str, tx: _Tx, op: InvokeHostFunction, source: str) -> None:
         function = op.host_function

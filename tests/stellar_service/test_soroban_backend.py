@@ -374,6 +374,23 @@ def test_another_key_waits_for_the_pending_envelope_first(
     )
 
 
+def test_no_new_transaction_while_another_is_still_queued(
+    config: Config, fake: FakeStellarRpc
+) -> None:
+    backend = make_backend(config, fake)
+    fake.pending_polls = 3 * POLLS  # c1 sits in the queue for a while
+    with pytest.raises(Unavailable):
+        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
+    fake.pending_polls = 0
+    with pytest.raises(Unavailable):  # c1 is still queued: c2 is not even built
+        backend.create(key="c2", contract_id=OTHER, funder=FUNDER, amount=5)
+    assert len(fake.envelopes) == 1
+    receipt = backend.create(key="c2", contract_id=OTHER, funder=FUNDER, amount=5)
+    assert [a.args["reference"] for a in fake.writes()] == [REF, OTHER]
+    assert receipt.tx_hash == fake.sent[-1]
+    assert fake.rejected == []
+
+
 def test_an_envelope_is_rebuilt_only_once_its_time_bounds_have_passed(
     config: Config, fake: FakeStellarRpc
 ) -> None:
