@@ -193,6 +193,8 @@ STELLAR_PAYOUT_ACCOUNT = required(
 MPESA_ENV = env("MPESA_ENV", "local")
 LOCAL_DARAJA_PATH = Path(env("LOCAL_DARAJA_PATH", str(VAR_DIR / "daraja.sqlite3")))
 MPESA_SHORTCODE = required("MPESA_SHORTCODE", "600000")
+# The shortcode B2C payouts are paid from (PAYOUT_PROVIDER=mpesa_b2c).
+MPESA_B2C_SHORTCODE = env("MPESA_B2C_SHORTCODE", MPESA_SHORTCODE)
 MPESA_CONSUMER_KEY = required("MPESA_CONSUMER_KEY", "local-consumer-key")
 MPESA_CONSUMER_SECRET = required("MPESA_CONSUMER_SECRET", "local-consumer-secret")
 MPESA_PASSKEY = required("MPESA_PASSKEY", "local-passkey")
@@ -228,12 +230,30 @@ USSD_GATEWAY_API_KEY = env("USSD_GATEWAY_API_KEY")
 USSD_SERVICE_CODE = env("USSD_SERVICE_CODE", "*384*1234#")
 
 # --- Payouts ---
-PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")  # local | intersend
+PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")  # local | intersend | intasend | mpesa_b2c
+
+
+def provider_required(name: str, provider: str, embedded_default: str) -> str:
+    """A payout provider's setting: required in production when that provider is chosen."""
+    chosen = provider == PAYOUT_PROVIDER
+    return required(name, embedded_default) if chosen else env(name, embedded_default)
+
+
 # "local": an in-process Intersend that checks signatures and calls back like the real one.
-INTERSEND_API_URL = env("INTERSEND_API_URL", "local")
-INTERSEND_API_KEY = env("INTERSEND_API_KEY", "local-intersend-key")
-INTERSEND_API_SECRET = env("INTERSEND_API_SECRET", "local-intersend-secret")
+INTERSEND_API_URL = provider_required("INTERSEND_API_URL", "intersend", "local")
+INTERSEND_API_KEY = provider_required("INTERSEND_API_KEY", "intersend", "local-intersend-key")
+INTERSEND_API_SECRET = provider_required(
+    "INTERSEND_API_SECRET", "intersend", "local-intersend-secret"
+)
 LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
+# IntaSend send money. "local": an in-process IntaSend that holds batches for approval and posts
+# events with the challenge; otherwise https://payment.intasend.com or https://sandbox.intasend.com.
+INTASEND_API_URL = provider_required("INTASEND_API_URL", "intasend", "local")
+INTASEND_SECRET_KEY = provider_required("INTASEND_SECRET_KEY", "intasend", "local-intasend-secret")
+# The challenge set on the IntaSend dashboard's webhook; every event must carry it.
+INTASEND_WEBHOOK_CHALLENGE = provider_required(
+    "INTASEND_WEBHOOK_CHALLENGE", "intasend", "local-intasend-challenge"
+)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,7 @@
 """M-Pesa callbacks. Each is stored raw before anything trusts it, checked (source address, URL
 token), parsed, and answered in Daraja's format."""
 
+import hmac
 import json
 import logging
 import math
@@ -25,7 +26,9 @@ from escrow.references import normalise_reference
 from payments import deposits, payouts, reversals, stk
 from payments.callback_security import mpesa_callback_refusal, source_address
 from payments.models import MobileMoneyPayout, ProviderCallback, StkPushRequest
+from payments.providers import intasend
 from payments.providers.intersend import outcome, signature_valid
+from payments.selectors import payout_by_tracking_id
 from payments.serializers import (
     C2BPaymentSerializer,
     ReversalEnvelopeSerializer,
@@ -63,12 +66,17 @@ def daraja_answer(code: str | int, description: str, http_status: int = 200) -> 
     return Response({"ResultCode": code, "ResultDesc": description}, status=http_status)
 
 
-class DarajaCallbackApi(APIView):
-    """Store, check, parse; subclasses say what the payload means."""
+class ProviderCallbackApi(APIView):
+    """Called by a provider: no user, no throttle; each subclass checks who is calling."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = []
+
+
+class DarajaCallbackApi(ProviderCallbackApi):
+    """Store, check, parse; subclasses say what the payload means."""
+
     kind: str
     serializer_class: type[serializers.Serializer]
     bad_field_codes: dict[str, str] = {}
@@ -309,13 +317,9 @@ class IntersendCallbackSerializer(serializers.Serializer):
     failure_reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class IntersendPayoutCallbackApi(APIView):
+class IntersendPayoutCallbackApi(ProviderCallbackApi):
     """Intersend reports a payout's status. The signature is checked before anything changes;
     late, repeated or out-of-order news never changes a decided outcome."""
-
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = []
 
     @extend_schema(
         request=IntersendCallbackSerializer,
@@ -363,5 +367,58 @@ class IntersendPayoutCallbackApi(APIView):
             deposits.callback_outcome(callback, "rejected: unknown reference")
             return Response({"detail": "Unknown reference."}, status=404)
         payout = payouts.payout_apply_result(reference=news["reference"], result=outcome(news))
+        deposits.callback_outcome(callback, f"{payout.reference}: {payout.status}")
+        return Response({"received": True})
+
+
+class IntasendEventSerializer(serializers.Serializer):
+    tracking_id = serializers.CharField(max_length=64)
+    status_code = serializers.CharField(max_length=10)
+    transactions = serializers.ListField(child=serializers.DictField(), min_length=1)
+
+
+class IntasendPayoutCallbackApi(ProviderCallbackApi):
+    """IntaSend's send-money events. The challenge is checked before anything changes; events
+    about batches that are not one of our payouts' (tracking ids we never saved, e.g. started on
+    the dashboard) are recorded and acknowledged, so IntaSend does not keep retrying them."""
+
+    @extend_schema(
+        request=IntasendEventSerializer,
+        responses={
+            200: OpenApiResponse(description="Received"),
+            400: OpenApiResponse(description="Unreadable event"),
+            401: OpenApiResponse(description="Wrong or missing challenge"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        callback = deposits.callback_store(
+            kind=ProviderCallback.Kind.INTASEND_PAYOUT,
+            body=request._request.body,
+            remote_addr=source_address(request),
+        )
+        try:
+            event = json.loads(callback.body)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            deposits.callback_outcome(callback, "rejected: unreadable")
+            return Response({"detail": "Unreadable event."}, status=400)
+        if not hmac.compare_digest(
+            str(event.get("challenge", "")).encode(), settings.INTASEND_WEBHOOK_CHALLENGE.encode()
+        ):
+            deposits.callback_outcome(callback, "rejected: wrong challenge")
+            return Response({"detail": "Wrong or missing challenge."}, status=401)
+        data = IntasendEventSerializer(data=event)
+        if not data.is_valid():
+            deposits.callback_outcome(callback, "rejected: unreadable")
+            return Response({"detail": "Unreadable event."}, status=400)
+        tracking_id = data.validated_data["tracking_id"]
+        payout = payout_by_tracking_id(tracking_id)
+        if payout is None:
+            deposits.callback_outcome(callback, f"ignored: unknown tracking_id {tracking_id}")
+            return Response({"received": True})
+        payout = payouts.payout_apply_result(
+            reference=payout.reference, result=intasend.outcome(event)
+        )
         deposits.callback_outcome(callback, f"{payout.reference}: {payout.status}")
         return Response({"received": True})

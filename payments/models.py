@@ -16,6 +16,8 @@ class ProviderCallback(models.Model):
         MPESA_STK = "mpesa_stk", "M-Pesa STK push result"
         MPESA_REVERSAL = "mpesa_reversal", "M-Pesa reversal result"
         INTERSEND_PAYOUT = "intersend_payout", "Intersend payout status"
+        INTASEND_PAYOUT = "intasend_payout", "IntaSend send-money event"
+        MPESA_B2C = "mpesa_b2c", "M-Pesa B2C payout result"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
@@ -238,6 +240,12 @@ class MobileMoneyPayout(models.Model):
         db_index=True,
     )
     failure_reason = models.CharField(max_length=255, blank=True, default="")
+    provider_request = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The provider's ids for our request (IntaSend's tracking_id and nonce), saved "
+        "before the call that can move money",
+    )
     attempts = models.PositiveIntegerField(default=0, help_text="Sends and status queries")
     payee = models.CharField(
         max_length=69, blank=True, default="", help_text="Where the release went on chain"

@@ -24,11 +24,26 @@ _ACTIONS = {"accepted": "submit", "completed": "succeed", "failed": "fail"}
 
 
 def split_amount(total: Decimal) -> list[Decimal]:
-    """Equal parts of at most one mobile-money transaction's limit (KES 250,000), to the cent;
-    every part stays above the KES 10 minimum since budgets start at KES 10."""
+    """Equal parts of at most one mobile-money transaction's limit (KES 250,000), in whole
+    shillings (M-Pesa moves no cents) with any cents of the total in the last part; every part
+    stays above the KES 10 minimum since budgets start at KES 10."""
     count = math.ceil(total / MAX_MPESA_TRANSACTION)
-    part = (total / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    part = (total / count).quantize(Decimal("1"), rounding=ROUND_DOWN)
     return [part] * (count - 1) + [total - part * (count - 1)]
+
+
+class PayoutRequestRecords:
+    """The provider's ids for a payout's request, kept on the payout row. Saved outside any
+    transaction, so they are committed before the call that can move money is made."""
+
+    def get(self, reference: str) -> dict[str, str]:
+        found = MobileMoneyPayout.objects.filter(reference=reference)
+        return found.values_list("provider_request", flat=True).first() or {}
+
+    def save(self, reference: str, record: dict[str, str]) -> None:
+        MobileMoneyPayout.objects.filter(reference=reference).update(
+            provider_request=record, updated_at=timezone.now()
+        )
 
 
 def payout_open(

@@ -51,3 +51,9 @@ def books_summary() -> dict[str, Decimal | bool]:
         and not escrows_not_matching_their_deposits()
     )
     return summary
+
+
+def payout_by_tracking_id(tracking_id: str) -> MobileMoneyPayout | None:
+    """The payout whose provider request (IntaSend batch) this is. Only the saved tracking id
+    counts: a batch that merely names our reference was never approved by us."""
+    return MobileMoneyPayout.objects.filter(provider_request__tracking_id=tracking_id).first()

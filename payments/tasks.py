@@ -88,3 +88,12 @@ def local_intersend_settle(reference: str) -> None:
     local = get_local_intersend()
     body, headers = local.callback(reference)
     deliver_in_process(local.callback_url, body, headers)
+
+
+@shared_task
+def local_intasend_settle(tracking_id: str) -> None:
+    """The local IntaSend finishing a batch and posting the event to our webhook."""
+    from payments.providers import get_local_intasend
+
+    local = get_local_intasend()
+    deliver_in_process(local.callback_url, local.event(tracking_id))

@@ -4,6 +4,11 @@ from payments import api
 
 urlpatterns = [
     path(
+        "intasend/payout/",
+        api.IntasendPayoutCallbackApi.as_view(),
+        name="intasend-payout-callback",
+    ),
+    path(
         "intersend/payout/",
         api.IntersendPayoutCallbackApi.as_view(),
         name="intersend-payout-callback",

@@ -8,6 +8,7 @@ from django.urls import reverse
 from payments.providers.base import PayoutProvider, PayoutResult, PayoutUnavailable
 
 if TYPE_CHECKING:
+    from payments.providers.intasend_local import LocalIntasend
     from payments.providers.intersend_local import LocalIntersend
 
 
@@ -20,6 +21,18 @@ def get_local_intersend() -> "LocalIntersend":
         api_key=settings.INTERSEND_API_KEY,
         api_secret=settings.INTERSEND_API_SECRET,
         callback_url=reverse("intersend-payout-callback"),
+    )
+
+
+@cache
+def get_local_intasend() -> "LocalIntasend":
+    from payments.providers.intasend_local import LocalIntasend
+
+    return LocalIntasend(
+        settings.LOCAL_PAYOUT_PATH.with_suffix(".intasend.sqlite3"),
+        secret_key=settings.INTASEND_SECRET_KEY,
+        challenge=settings.INTASEND_WEBHOOK_CHALLENGE,
+        callback_url=reverse("intasend-payout-callback"),
     )
 
 
@@ -39,7 +52,24 @@ def get_payout_provider() -> PayoutProvider:
             settings.INTERSEND_API_SECRET,
             transport=get_local_intersend() if local else None,
         )
+    if settings.PAYOUT_PROVIDER == "intasend":
+        from payments.payouts import PayoutRequestRecords
+        from payments.providers.intasend import IntasendProvider
+
+        local = settings.INTASEND_API_URL == "local"
+        return IntasendProvider(
+            "https://intasend.local" if local else settings.INTASEND_API_URL,
+            settings.INTASEND_SECRET_KEY,
+            PayoutRequestRecords(),
+            transport=get_local_intasend() if local else None,
+        )
     raise ImproperlyConfigured(f"Unknown PAYOUT_PROVIDER {settings.PAYOUT_PROVIDER!r}")
 
 
-__all__ = ["PayoutProvider", "PayoutResult", "PayoutUnavailable", "get_payout_provider"]
+__all__ = [
+    "PayoutProvider",
+    "PayoutResult",
+    "PayoutUnavailable",
+    "get_local_intasend",
+    "get_payout_provider",
+]

@@ -18,6 +18,23 @@ class PayoutResult:
     reason: str = ""
 
 
+def cents_refusal(amount: Decimal) -> PayoutResult | None:
+    """M-Pesa moves whole shillings: an amount with cents is refused before anything is sent,
+    rather than rounded (up would pay money nobody released, down would leave the worker short)."""
+    if amount == amount.to_integral_value():
+        return None
+    return PayoutResult("failed", "", f"M-Pesa pays whole shillings only; KES {amount} has cents")
+
+
+class RequestRecords(Protocol):
+    """Where an adapter keeps the provider's ids for our reference, saved before the call that can
+    move money, so that after a lost answer it looks the request up instead of sending again."""
+
+    def get(self, reference: str) -> dict[str, str]: ...
+
+    def save(self, reference: str, record: dict[str, str]) -> None: ...
+
+
 class PayoutProvider(Protocol):
     def send(self, *, reference: str, msisdn: str, amount: Decimal) -> PayoutResult: ...
 

@@ -10,24 +10,14 @@ from payments.models import MobileMoneyPayout, ProviderCallback
 from payments.providers import get_local_intersend, get_payout_provider
 from payments.providers.intersend import sign
 from payments.tasks import payout_sweep
-from tests.api.helpers import in_progress_job
+from tests.payouts.helpers import complete, use_provider
 
 CALLBACK = "/api/callbacks/intersend/payout/"
 
 
 @pytest.fixture
 def intersend(settings):
-    settings.PAYOUT_PROVIDER = "intersend"
-    get_payout_provider.cache_clear()
-    get_local_intersend.cache_clear()
-    yield get_local_intersend()
-    get_local_intersend.cache_clear()
-
-
-def complete(api, employer, employee) -> MobileMoneyPayout:
-    job = in_progress_job(api, employer, employee)
-    assert api.as_user(employer).post(f"/api/jobs/{job['id']}/complete/").status_code == 200
-    return MobileMoneyPayout.objects.get()
+    yield from use_provider(settings, "intersend", get_local_intersend)
 
 
 def signed(body: dict, secret: str = "local-intersend-secret", skew: int = 0) -> tuple[str, dict]:

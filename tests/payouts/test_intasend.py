@@ -1,0 +1,208 @@
+"""The IntaSend adapter end to end against the local IntaSend: initiate, approve, status by
+tracking id, and send-money events checked by their challenge."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from payments.models import MobileMoneyPayout, ProviderCallback
+from payments.providers import get_local_intasend, get_payout_provider
+from payments.tasks import payout_sweep
+from tests.payouts.helpers import complete, use_provider
+
+CALLBACK = "/api/callbacks/intasend/payout/"
+CHALLENGE = "local-intasend-challenge"
+
+
+@pytest.fixture
+def intasend(settings):
+    yield from use_provider(settings, "intasend", get_local_intasend)
+
+
+def recorded() -> str:
+    return ProviderCallback.objects.get(kind="intasend_payout").outcome
+
+
+def post_event(api, event: dict):
+    return api.anonymous().raw_post(CALLBACK, json.dumps(event))
+
+
+def event_for(intasend, payout: MobileMoneyPayout, **changes) -> dict:
+    return {**json.loads(intasend.event(payout.provider_request["tracking_id"])), **changes}
+
+
+def test_a_payout_is_initiated_approved_and_completed_by_the_event(
+    api, employer, employee, intasend, sms
+):
+    payout = complete(api, employer, employee)
+    assert payout.status == "completed"
+    assert intasend.sends == [
+        {
+            "provider": "MPESA-B2C",
+            "currency": "KES",
+            "requires_approval": "YES",
+            "transactions": [
+                {
+                    "name": "Kazi Trust worker",
+                    "account": employee.phone_number.lstrip("+"),
+                    "amount": 1500,
+                    "narrative": payout.reference,
+                }
+            ],
+        }
+    ]
+    assert intasend.approvals == [payout.provider_request["tracking_id"]]
+    assert payout.transaction_reference.startswith("T")  # the M-Pesa receipt
+    assert recorded() == f"{payout.reference}: completed"
+    body = ProviderCallback.objects.get(kind="intasend_payout").body
+    assert json.loads(body)["challenge"] == CHALLENGE
+
+
+@pytest.mark.parametrize("challenge", ["wrong", "", None], ids=["wrong", "empty", "missing"])
+def test_an_event_without_our_challenge_changes_nothing(
+    api, employer, employee, intasend, challenge
+):
+    intasend.faults.hold_callbacks = True
+    payout = complete(api, employer, employee)
+    event = event_for(intasend, payout, challenge=challenge)
+    if challenge is None:
+        del event["challenge"]
+    response = post_event(api, event)
+    assert response.status_code == 401
+    assert MobileMoneyPayout.objects.get().status == "processing"
+    assert (
+        ProviderCallback.objects.get(kind="intasend_payout").outcome == "rejected: wrong challenge"
+    )
+
+
+def test_replayed_and_out_of_order_events_pay_once_and_never_reverse(
+    api, employer, employee, intasend, sms
+):
+    intasend.faults.duplicate_callbacks = True
+    payout = complete(api, employer, employee)
+    processing = event_for(intasend, payout, status="Sending payment", status_code="BP109")
+    processing["transactions"][0].update(status="Processing", status_code="TP102")
+    failed = event_for(intasend, payout)
+    failed["transactions"][0].update(status="Failed", status_code="TF106")
+    for event in (processing, failed, event_for(intasend, payout)):
+        assert post_event(api, event).status_code == 200
+    payout.refresh_from_db()
+    assert (payout.status, payout.failure_reason) == ("completed", "")
+    assert len(intasend.sends) == 1
+    assert len(sms.sent) == 1
+    assert ProviderCallback.objects.filter(kind="intasend_payout").count() == 5
+
+
+def test_an_event_about_a_batch_we_never_saved_is_recorded_and_ignored(
+    api, employer, employee, intasend
+):
+    intasend.faults.hold_callbacks = True
+    payout = complete(api, employer, employee)
+    stranger = event_for(intasend, payout, tracking_id="f89r8b57-f647-4960-933a-63874746005f")
+    stranger["transactions"][0].update(status="Failed", status_code="TF106")
+    response = post_event(api, stranger)
+    assert response.status_code == 200
+    assert MobileMoneyPayout.objects.get().status == "processing"
+    assert ProviderCallback.objects.get(kind="intasend_payout").outcome.startswith(
+        "ignored: unknown tracking_id"
+    )
+
+
+def test_an_unreadable_event_is_refused(api, intasend):
+    response = post_event(api, {"challenge": CHALLENGE, "status": "Completed"})
+    assert response.status_code == 400
+    assert recorded() == "rejected: unreadable"
+
+
+def test_a_lost_approval_is_resolved_by_the_status_of_the_same_batch(
+    api, employer, employee, intasend
+):
+    intasend.faults.lose_answer = 1
+    intasend.faults.hold_callbacks = True
+    payout = complete(api, employer, employee)
+    assert payout.status == "completed"
+    assert payout.attempts == 2
+    assert len(intasend.sends) == 1
+    assert intasend.approvals == [payout.provider_request["tracking_id"]]
+
+
+def test_an_unapproved_batch_is_approved_never_initiated_again(
+    api, employer, employee, intasend, settings
+):
+    """A worker dies between initiate and approve: the sweep approves the saved batch."""
+    from payments.providers.intasend import IntasendProvider
+
+    intasend.faults.hold_callbacks = True
+    real_approve = IntasendProvider._post
+
+    def die_before_approving(self, path, payload):
+        if path.endswith("/approve/"):
+            raise SystemExit("worker killed")
+        return real_approve(self, path, payload)
+
+    IntasendProvider._post = die_before_approving
+    try:
+        with pytest.raises(SystemExit):
+            complete(api, employer, employee)
+    finally:
+        IntasendProvider._post = real_approve
+    payout = MobileMoneyPayout.objects.get()
+    assert (payout.status, intasend.approvals) == ("pending", [])
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    payout_sweep()  # sends: finds the saved batch waiting and approves it
+    assert MobileMoneyPayout.objects.get().status == "processing"
+    payout_sweep()  # checks: the batch has completed
+    payout.refresh_from_db()
+    assert payout.status == "completed"
+    assert len(intasend.sends) == 1
+    assert intasend.approvals == [payout.provider_request["tracking_id"]]
+
+
+def test_without_an_event_the_sweep_asks_for_the_status(
+    api, settings, employer, employee, intasend
+):
+    intasend.faults.hold_callbacks = True
+    payout = complete(api, employer, employee)
+    assert payout.status == "processing"
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    payout_sweep()
+    assert MobileMoneyPayout.objects.get().status == "completed"
+    assert len(intasend.sends) == 1
+
+
+def test_a_refused_payout_fails_with_intasends_reason_and_is_not_sent_again(
+    api, settings, employer, employee, intasend
+):
+    intasend.faults.reject = 1
+    payout = complete(api, employer, employee)
+    assert payout.status == "failed"
+    assert payout.failure_reason == "Insufficient balance to complete this request"
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    payout_sweep()
+    from payments.tasks import payout_send
+
+    payout_send(payout.pk)
+    assert len(intasend.sends) == 1
+    assert MobileMoneyPayout.objects.get().status == "failed"
+
+
+def test_a_failure_reported_later_is_recorded_with_its_reason(api, employer, employee, intasend):
+    intasend.faults.fail_later = 1
+    payout = complete(api, employer, employee)
+    assert (payout.status, payout.failure_reason) == ("failed", "Recipient account limit reached")
+
+
+def test_a_wrong_secret_key_is_a_failure_not_a_payment(api, employer, employee, intasend, settings):
+    settings.INTASEND_SECRET_KEY = "wrong"
+    get_payout_provider.cache_clear()
+    payout = complete(api, employer, employee)
+    assert (payout.status, payout.failure_reason) == ("failed", "Invalid token.")
+    assert intasend.sends == []
+
+
+def test_an_amount_with_cents_is_refused_before_anything_is_sent(api, employer, employee, intasend):
+    payout = complete(api, employer, employee, budget="1500.50")
+    assert payout.status == "failed"
+    assert payout.failure_reason == "M-Pesa pays whole shillings only; KES 1500.50 has cents"
+    assert intasend.sends == []
