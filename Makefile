@@ -27,8 +27,42 @@ run: migrate
 stellar-service: $(STAMP)
 	STELLAR_PORT=$${STELLAR_PORT:-8001} $(PY) -m stellar_service
 
-test: $(STAMP)
+test: $(STAMP) contract-test
 	$(PY) -m pytest
+
+# The Soroban escrow contract (contracts/escrow). Its wasm is built by Debian's Rust (rustc-web,
+# cargo-web, rust-web-src, lld-22): rustup cannot add the wasm32v1-none target here. Native
+# tests use whichever cargo comes first on PATH.
+CONTRACT := contracts/escrow
+CONTRACT_WASM := $(CONTRACT)/target/wasm/wasm32v1-none/release/kazi_escrow.wasm
+WASM_LD := /usr/lib/llvm-22/bin/wasm-ld
+HAS_WASM_RUST = /usr/bin/rustc --print target-list 2>/dev/null | grep -qx wasm32v1-none
+.PHONY: contract contract-test contract-costs
+
+contract:
+	@$(HAS_WASM_RUST) || { echo "make contract: cannot build the wasm: /usr/bin/rustc with the wasm32v1-none target (Debian's rustc-web >= 1.91) is missing; apt-get install rustc-web cargo-web rust-web-src lld-22"; exit 1; }
+	@[ -d /usr/lib/rustlib/src/rust/library ] || { echo "make contract: cannot build the wasm: Debian's Rust library source for -Zbuild-std is missing (/usr/lib/rustlib/src/rust/library); apt-get install rust-web-src"; exit 1; }
+	@[ -x $(WASM_LD) ] || { echo "make contract: cannot build the wasm: the linker $(WASM_LD) is missing (Debian's rustc has no rust-lld of its own); apt-get install lld-22"; exit 1; }
+	cd $(CONTRACT) && PATH=/usr/bin:$$PATH RUSTC_BOOTSTRAP=1 \
+	  CARGO_TARGET_WASM32V1_NONE_LINKER=$(WASM_LD) \
+	  CARGO_TARGET_WASM32V1_NONE_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+	  cargo build --release --target wasm32v1-none -Zbuild-std=core,alloc --target-dir target/wasm
+	@echo "wasm: $(CONTRACT_WASM) ($$(stat -c %s $(CONTRACT_WASM)) bytes)"
+
+# Builds the wasm first when Debian's Rust is here (and then requires the wasm tests to run).
+contract-test:
+	@if $(HAS_WASM_RUST); then \
+	  $(MAKE) --no-print-directory contract && \
+	  cd $(CONTRACT) && KAZI_REQUIRE_WASM=1 cargo test; \
+	else \
+	  echo "contract-test: Debian's Rust (/usr/bin/rustc with wasm32v1-none) is absent: native tests only; the wasm tests are skipped"; \
+	  cd $(CONTRACT) && cargo test; \
+	fi
+
+# CPU, memory, ledger reads/writes and the fee of every entry point (the wasm when it can be built).
+contract-costs:
+	@if $(HAS_WASM_RUST); then $(MAKE) --no-print-directory contract; fi
+	cd $(CONTRACT) && cargo test --quiet --lib cost_report -- --ignored --nocapture
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
