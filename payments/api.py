@@ -5,6 +5,7 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -25,11 +26,14 @@ from escrow.models import EscrowContract
 from escrow.references import normalise_reference
 from payments import deposits, payouts, reversals, stk
 from payments.callback_security import mpesa_callback_refusal, source_address
+from payments.daraja.client import result_parameters
 from payments.models import MobileMoneyPayout, ProviderCallback, StkPushRequest
-from payments.providers import intasend
+from payments.providers import intasend, mpesa_b2c
+from payments.providers.base import PayoutResult
 from payments.providers.intersend import outcome, signature_valid
 from payments.selectors import payout_by_tracking_id
 from payments.serializers import (
+    B2CEnvelopeSerializer,
     C2BPaymentSerializer,
     ReversalEnvelopeSerializer,
     StkEnvelopeSerializer,
@@ -60,6 +64,17 @@ C2B_EXAMPLE = OpenApiExample(
         "FirstName": "Wanjiku",
     },
 )
+
+
+def acknowledged_by_daraja(request: type[serializers.Serializer]) -> Callable[[type], type]:
+    """The schema of a Daraja result callback: its payload in, Daraja's acknowledgement out."""
+    return extend_schema_view(
+        post=extend_schema(
+            request=request,
+            responses=DARAJA_ANSWERS,
+            examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
+        )
+    )
 
 
 def daraja_answer(code: str | int, description: str, http_status: int = 200) -> Response:
@@ -245,13 +260,7 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
         return f"{checkout_id}: {request.status} ({request.result_message})", Response(ACCEPTED)
 
 
-@extend_schema_view(
-    post=extend_schema(
-        request=ReversalEnvelopeSerializer,
-        responses=DARAJA_ANSWERS,
-        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
-    )
-)
+@acknowledged_by_daraja(ReversalEnvelopeSerializer)
 class MpesaReversalResultApi(DarajaCallbackApi):
     """Daraja's verdict on a reversal we asked for."""
 
@@ -282,13 +291,7 @@ class TransactionStatusResultSerializer(serializers.Serializer):
     Result = serializers.DictField()
 
 
-@extend_schema_view(
-    post=extend_schema(
-        request=TransactionStatusResultSerializer,
-        responses=DARAJA_ANSWERS,
-        examples=[OpenApiExample("Accepted", response_only=True, value=ACCEPTED)],
-    )
-)
+@acknowledged_by_daraja(TransactionStatusResultSerializer)
 class MpesaTransactionStatusResultApi(DarajaCallbackApi):
     """The answer to a Transaction Status query (reconciliation of reversals)."""
 
@@ -297,8 +300,7 @@ class MpesaTransactionStatusResultApi(DarajaCallbackApi):
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
-        parameters = result.get("ResultParameters", {}).get("ResultParameter", [])
-        values = {p.get("Key"): p.get("Value") for p in parameters if isinstance(p, dict)}
+        values = result_parameters(result)
         trans_id = str(values.get("ReceiptNo") or result.get("TransactionID") or "")
         status_text = str(values.get("TransactionStatus", ""))
         reversal = reversals.reversal_apply_status(
@@ -308,6 +310,55 @@ class MpesaTransactionStatusResultApi(DarajaCallbackApi):
             f"; reversal {reversal.status}" if reversal else ""
         )
         return outcome, Response(ACCEPTED)
+
+
+@acknowledged_by_daraja(B2CEnvelopeSerializer)
+class MpesaB2CResultApi(DarajaCallbackApi):
+    """M-Pesa's verdict on a B2C payout, keyed by our reference as OriginatorConversationID;
+    repeated or late verdicts never change a decided outcome."""
+
+    kind = ProviderCallback.Kind.MPESA_B2C
+    serializer_class = B2CEnvelopeSerializer
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        result = data["Result"]
+        return self.apply(result["OriginatorConversationID"], mpesa_b2c.result_outcome(result))
+
+    @staticmethod
+    def apply(reference: str, result: PayoutResult) -> tuple[str, Response]:
+        if not MobileMoneyPayout.objects.filter(reference=reference).exists():
+            return (
+                f"rejected: unknown payout {reference!r}",
+                daraja_answer("1", "Unknown OriginatorConversationID", status.HTTP_404_NOT_FOUND),
+            )
+        payout = payouts.payout_apply_result(reference=reference, result=result)
+        return f"{reference}: {payout.status}", Response(ACCEPTED)
+
+
+class MpesaB2CTimeoutApi(MpesaB2CResultApi):
+    """The B2C request (or a status query) timed out in Daraja's queue: the outcome is unknown,
+    so nothing changes; the sweep's status query settles the payout."""
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        reference = data["Result"]["OriginatorConversationID"]
+        return f"timeout for {reference}: left for the status query", Response(ACCEPTED)
+
+
+@acknowledged_by_daraja(TransactionStatusResultSerializer)
+class MpesaB2CStatusResultApi(MpesaB2CResultApi):
+    """The answer to a Transaction Status query about a B2C payout, which names it by the
+    Occasion we asked with. A query that found nothing decides nothing: the payout stays in
+    flight and is asked about again, never sent again."""
+
+    serializer_class = TransactionStatusResultSerializer
+
+    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+        result = data["Result"]
+        answer = mpesa_b2c.status_outcome(result)
+        outcome, response = self.apply(mpesa_b2c.status_reference(result), answer)
+        if answer.outcome == "not_found":
+            outcome += f" (M-Pesa found nothing: {answer.reason})"
+        return outcome, response
 
 
 class IntersendCallbackSerializer(serializers.Serializer):

@@ -64,6 +64,19 @@ class ReversalEnvelopeSerializer(serializers.Serializer):
     Result = ReversalResultSerializer()
 
 
+class B2CResultSerializer(serializers.Serializer):
+    ResultType = serializers.IntegerField(required=False)
+    ResultCode = serializers.CharField(max_length=20)
+    ResultDesc = serializers.CharField(required=False, allow_blank=True)
+    OriginatorConversationID = serializers.CharField(max_length=64)
+    ConversationID = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    TransactionID = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class B2CEnvelopeSerializer(serializers.Serializer):
+    Result = B2CResultSerializer()
+
+
 class DepositRequestSerializer(StrictInputSerializer):
     phone_number = PhoneNumberField(required=False, max_length=20, help_text="Default: yours")
     amount = serializers.DecimalField(

@@ -24,6 +24,9 @@ urlpatterns = [
         api.MpesaTransactionStatusResultApi.as_view(),
         name="mpesa-status-result",
     ),
+    path("mpesa/b2c/result/", api.MpesaB2CResultApi.as_view(), name="mpesa-b2c-result"),
+    path("mpesa/b2c/timeout/", api.MpesaB2CTimeoutApi.as_view(), name="mpesa-b2c-timeout"),
+    path("mpesa/b2c/status/", api.MpesaB2CStatusResultApi.as_view(), name="mpesa-b2c-status"),
     path(
         "mpesa/reversal/timeout/",
         api.MpesaReversalTimeoutApi.as_view(),

@@ -21,6 +21,8 @@ def get_local_daraja() -> LocalDaraja:
         settings.LOCAL_DARAJA_PATH,
         shortcode=settings.MPESA_SHORTCODE,
         passkey=settings.MPESA_PASSKEY,
+        initiator_name=settings.MPESA_INITIATOR_NAME,
+        security_credential=settings.MPESA_SECURITY_CREDENTIAL,
     )
 
 
@@ -42,6 +44,7 @@ def get_daraja() -> DarajaClient:
         initiator_name=settings.MPESA_INITIATOR_NAME,
         security_credential=settings.MPESA_SECURITY_CREDENTIAL,
         timeout=settings.MPESA_HTTP_TIMEOUT,
+        b2c_shortcode=settings.MPESA_B2C_SHORTCODE,
     )
     return DarajaClient(config, transport=transport)
 

@@ -1,7 +1,7 @@
-"""A client for Safaricom's Daraja API: OAuth, STK push and query, C2B URL registration and
-reversals. One OAuth token is shared by every process through the cache: Daraja invalidates the
-previous token when a new one is issued, so exactly one holder refreshes it, shortly before its
-3599 seconds run out."""
+"""A client for Safaricom's Daraja API: OAuth, STK push and query, C2B URL registration,
+reversals, B2C payments and Transaction Status. One OAuth token is shared by every process
+through the cache: Daraja invalidates the previous token when a new one is issued, so exactly one
+holder refreshes it, shortly before its 3599 seconds run out."""
 
 import base64
 import time
@@ -46,6 +46,7 @@ class DarajaConfig:
     initiator_name: str
     security_credential: str
     timeout: float = 10.0
+    b2c_shortcode: str = ""  # the shortcode B2C payouts are paid from; default `shortcode`
 
 
 def timestamp(now: datetime | None = None) -> str:
@@ -54,6 +55,14 @@ def timestamp(now: datetime | None = None) -> str:
 
 def stk_password(shortcode: str, passkey: str, stamp: str) -> str:
     return base64.b64encode(f"{shortcode}{passkey}{stamp}".encode()).decode()
+
+
+def result_parameters(result: dict) -> dict:
+    """A Result's list of {Key, Value} pairs as a mapping."""
+    parameters = (result.get("ResultParameters") or {}).get("ResultParameter") or []
+    if isinstance(parameters, dict):  # a single parameter comes unwrapped
+        parameters = [parameters]
+    return {p.get("Key"): p.get("Value") for p in parameters if isinstance(p, dict)}
 
 
 class DarajaClient:
@@ -194,8 +203,51 @@ class DarajaClient:
             },
         )
 
-    def transaction_status(self, *, trans_id: str, result_url: str, timeout_url: str) -> dict:
-        """Ask for a transaction's status; the answer comes to `result_url`."""
+    def b2c_payment(
+        self,
+        *,
+        originator_conversation_id: str,
+        msisdn: str,
+        amount: int,
+        remarks: str,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+    ) -> dict:
+        """B2C Payment Request v3. M-Pesa refuses a repeated OriginatorConversationID, which
+        makes it the request's idempotency key; the outcome comes to `result_url`."""
+        return self._post(
+            "/mpesa/b2c/v3/paymentrequest",
+            {
+                "OriginatorConversationID": originator_conversation_id,
+                "InitiatorName": self.config.initiator_name,
+                "SecurityCredential": self.config.security_credential,
+                "CommandID": "BusinessPayment",
+                "Amount": str(amount),
+                "PartyA": self.config.b2c_shortcode or self.config.shortcode,
+                "PartyB": msisdn,
+                "Remarks": remarks[:100],
+                "QueueTimeOutURL": timeout_url,
+                "ResultURL": result_url,
+                "Occassion": occasion[:100],  # Daraja's spelling for B2C v3
+            },
+        )
+
+    def transaction_status(
+        self,
+        *,
+        result_url: str,
+        timeout_url: str,
+        trans_id: str = "",
+        originator_conversation_id: str = "",
+        occasion: str = "",
+    ) -> dict:
+        """Ask for a transaction's status, by its receipt or, when there is none yet, by the
+        OriginatorConversationID it was requested under (then asked of the B2C shortcode); the
+        answer comes to `result_url`, with `occasion` echoed back."""
+        party = self.config.shortcode
+        if originator_conversation_id:
+            party = self.config.b2c_shortcode or party
         return self._post(
             "/mpesa/transactionstatus/v1/query",
             {
@@ -203,11 +255,12 @@ class DarajaClient:
                 "SecurityCredential": self.config.security_credential,
                 "CommandID": "TransactionStatusQuery",
                 "TransactionID": trans_id,
-                "PartyA": self.config.shortcode,
+                "OriginalConversationID": originator_conversation_id,
+                "PartyA": party,
                 "IdentifierType": "4",
                 "ResultURL": result_url,
                 "QueueTimeOutURL": timeout_url,
                 "Remarks": "Kazi Trust reconciliation",
-                "Occasion": "",
+                "Occasion": occasion[:100],
             },
         )

@@ -1,7 +1,8 @@
 """A local Daraja for the embedded default and tests. It answers the calls our client makes with
-Safaricom's wire formats (checking what Safaricom checks: the OAuth token, the STK password,
-amounts, phone numbers, field lengths) and calls our callback URLs back with realistic payloads,
-once, twice, late or never. `pay_bill` plays a customer paying by Pay Bill."""
+Safaricom's wire formats (checking what Safaricom checks: the OAuth token, the STK password, the
+initiator's credentials, amounts, phone numbers, field lengths, repeated B2C
+OriginatorConversationIDs) and calls our callback URLs back with realistic payloads, once,
+twice, late, never, or as a queue timeout. `pay_bill` plays a customer paying by Pay Bill."""
 
 import hashlib
 import itertools
@@ -29,6 +30,10 @@ create table if not exists registrations (shortcode text primary key, body text 
 create table if not exists reversals (
     conversation_id text primary key, trans_id text not null, body text not null
 );
+create table if not exists b2c (
+    originator_id text primary key, conversation_id text not null, body text not null,
+    result_code integer not null, receipt text not null, held integer not null default 0
+);
 """
 STK_RESULTS = {
     0: "The service request is processed successfully.",
@@ -40,6 +45,15 @@ STK_RESULTS = {
     1037: "DS timeout user cannot be reached.",
     2001: "The initiator information is invalid.",
 }
+B2C_RESULTS = {
+    0: "The service request is processed successfully.",
+    1: "The balance is insufficient for the transaction.",
+    2: "Declined due to limit rule: less than the minimum transaction amount.",
+    3: "Declined due to limit rule: greater than the maximum transaction amount.",
+    2040: "Credit Party customer type (Unregistered or Registered Customer) can't be supported by "
+    "the service.",
+}
+B2C_MIN, B2C_MAX = 10, 250000
 _counter = itertools.count(1)
 
 
@@ -49,6 +63,9 @@ class DarajaFaults:
     callback_copies: int = 1  # 0: never call back, 2: call back twice
     hold_callbacks: bool = False  # keep callbacks until `release_held()` (late delivery)
     fail_requests: int = 0  # answer the next requests with a 503
+    lose_answers: int = 0  # carry out the next requests, then time out before answering
+    b2c_result_code: int = 0  # what M-Pesa decides for the next B2C payments (B2C_RESULTS)
+    b2c_queue_timeout: bool = False  # B2C requests time out in Daraja's queue
 
 
 def _error(status: int, code: str, message: str) -> httpx.Response:
@@ -63,10 +80,18 @@ def receipt_number(seed: str) -> str:
 
 
 class LocalDaraja(httpx.BaseTransport):
-    def __init__(self, path: Path, shortcode: str, passkey: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        shortcode: str,
+        passkey: str,
+        initiator_name: str = "",
+        security_credential: str = "",
+    ) -> None:
         self.store = SqliteStore(path, SCHEMA)
         self.shortcode = shortcode
         self.passkey = passkey
+        self.initiator = (initiator_name, security_credential)
         self.faults = DarajaFaults()
         self.requests: list[tuple[str, dict]] = []
 
@@ -92,10 +117,15 @@ class LocalDaraja(httpx.BaseTransport):
             "/mpesa/c2b/v2/registerurl": self._register,
             "/mpesa/reversal/v1/request": self._reversal,
             "/mpesa/transactionstatus/v1/query": self._transaction_status,
+            "/mpesa/b2c/v3/paymentrequest": self._b2c,
         }.get(path)
         if handler is None:
             return _error(404, "404.001.01", "Resource not found")
-        return handler(payload)
+        response = handler(payload)
+        if self.faults.lose_answers:
+            self.faults.lose_answers -= 1
+            raise httpx.ReadTimeout("Daraja did not answer in time (injected fault)")
+        return response
 
     def _oauth(self, request: httpx.Request) -> httpx.Response:
         if not request.headers.get("authorization", "").startswith("Basic "):
@@ -203,9 +233,13 @@ class LocalDaraja(httpx.BaseTransport):
         with self.store.write() as db:
             held = [r[0] for r in db.execute("select checkout_id from stk where held = 1")]
             db.execute("update stk set held = 0")
+            held_b2c = [r[0] for r in db.execute("select originator_id from b2c where held = 1")]
+            db.execute("update b2c set held = 0")
         for checkout_id in held:
             self._call_back(checkout_id, max(self.faults.callback_copies, 1))
-        return len(held)
+        for originator_id in held_b2c:
+            self._b2c_call_back(originator_id, max(self.faults.callback_copies, 1))
+        return len(held) + len(held_b2c)
 
     def _stk_query(self, payload: dict) -> httpx.Response:
         if bad := self._check_password(payload):
@@ -229,13 +263,22 @@ class LocalDaraja(httpx.BaseTransport):
         )
 
     def _transaction_status(self, payload: dict) -> httpx.Response:
+        if bad := self._check_initiator(payload, "Initiator"):
+            return bad
         trans_id = str(payload.get("TransactionID", ""))
-        with self.store.connect() as db:
-            reversed_ = db.execute(
-                "select 1 from reversals where trans_id = ?", (trans_id,)
-            ).fetchone()
         conversation_id = "AG_" + timestamp() + "_" + secrets.token_hex(6)
-        result = _status_result(trans_id, "Reversed" if reversed_ else "Completed", conversation_id)
+        if not trans_id and payload.get("OriginalConversationID"):
+            result = self._b2c_status(str(payload["OriginalConversationID"]), conversation_id)
+        else:
+            with self.store.connect() as db:
+                reversed_ = db.execute(
+                    "select 1 from reversals where trans_id = ?", (trans_id,)
+                ).fetchone()
+            status = "Reversed" if reversed_ else "Completed"
+            result = _status_result(trans_id, status, conversation_id)
+        result["Result"]["ReferenceData"] = {
+            "ReferenceItem": {"Key": "Occasion", "Value": str(payload.get("Occasion", ""))}
+        }
         for _ in range(self.faults.callback_copies):
             dispatch_on_commit(_deliver_task(), payload["ResultURL"], json.dumps(result))
         return httpx.Response(
@@ -304,6 +347,141 @@ class LocalDaraja(httpx.BaseTransport):
                 "ResponseDescription": "Accept the service request successfully.",
             },
         )
+
+    # --- B2C payments ------------------------------------------------------------------------
+
+    def _check_initiator(self, payload: dict, name_field: str) -> httpx.Response | None:
+        sent = (payload.get(name_field), payload.get("SecurityCredential"))
+        if all(self.initiator) and sent != self.initiator:
+            return _error(400, "400.002.02", "Bad Request - Invalid Initiator or credential")
+        return None
+
+    def _b2c(self, payload: dict) -> httpx.Response:
+        if bad := self._check_initiator(payload, "InitiatorName"):
+            return bad
+        if bad := _b2c_invalid(payload):
+            return _error(400, "400.002.02", f"Bad Request - Invalid {bad}")
+        originator_id = str(payload["OriginatorConversationID"])
+        amount = int(payload["Amount"])
+        code = self.faults.b2c_result_code
+        if amount < B2C_MIN or amount > B2C_MAX:
+            code = 2 if amount < B2C_MIN else 3
+        conversation_id = "AG_" + timestamp() + "_" + secrets.token_hex(8)
+        held = self.faults.hold_callbacks or self.faults.b2c_queue_timeout
+        with self.store.write() as db:
+            if db.execute("select 1 from b2c where originator_id = ?", (originator_id,)).fetchone():
+                return _error(500, "500.002.1001", "Duplicate OriginatorConversationID")
+            db.execute(
+                "insert into b2c values (?, ?, ?, ?, ?, ?)",
+                (
+                    originator_id,
+                    conversation_id,
+                    json.dumps(payload),
+                    code,
+                    receipt_number(conversation_id) if code == 0 else "",
+                    int(held),
+                ),
+            )
+        if self.faults.b2c_queue_timeout:
+            for _ in range(max(self.faults.callback_copies, 1)):
+                dispatch_on_commit(
+                    _deliver_task(),
+                    payload["QueueTimeOutURL"],
+                    json.dumps(self.b2c_result(originator_id, timeout=True)),
+                )
+        elif not held:
+            self._b2c_call_back(originator_id, self.faults.callback_copies)
+        return httpx.Response(
+            200,
+            json={
+                "ConversationID": conversation_id,
+                "OriginatorConversationID": originator_id,
+                "ResponseCode": "0",
+                "ResponseDescription": "Accept the service request successfully.",
+            },
+        )
+
+    def _b2c_row(self, originator_id: str) -> dict | None:
+        with self.store.connect() as db:
+            return db.execute(
+                "select * from b2c where originator_id = ?", (originator_id,)
+            ).fetchone()
+
+    def b2c_result(self, originator_id: str, timeout: bool = False) -> dict:
+        """What M-Pesa posts to the ResultURL (or, when the request timed out in the queue, to
+        the QueueTimeOutURL) for a B2C payment."""
+        row = self._b2c_row(originator_id)
+        request = json.loads(row["body"])
+        code = 1037 if timeout else row["result_code"]
+        result = {
+            "ResultType": 0,
+            "ResultCode": code,
+            "ResultDesc": "The request timed out in the queue."
+            if timeout
+            else B2C_RESULTS.get(code, "Failed."),
+            "OriginatorConversationID": originator_id,
+            "ConversationID": row["conversation_id"],
+            "TransactionID": row["receipt"] or receipt_number(originator_id),
+            "ReferenceData": {
+                "ReferenceItem": {"Key": "QueueTimeoutURL", "Value": request["QueueTimeOutURL"]}
+            },
+        }
+        if code == 0:
+            result["ResultParameters"] = {
+                "ResultParameter": [
+                    {"Key": "TransactionAmount", "Value": int(request["Amount"])},
+                    {"Key": "TransactionReceipt", "Value": row["receipt"]},
+                    {"Key": "B2CRecipientIsRegisteredCustomer", "Value": "Y"},
+                    {"Key": "ReceiverPartyPublicName", "Value": f"{request['PartyB']} - J Doe"},
+                    {"Key": "TransactionCompletedDateTime", "Value": timestamp()},
+                ]
+            }
+        return {"Result": result}
+
+    def _b2c_call_back(self, originator_id: str, copies: int) -> None:
+        url = json.loads(self._b2c_row(originator_id)["body"])["ResultURL"]
+        for _ in range(copies):
+            dispatch_on_commit(_deliver_task(), url, json.dumps(self.b2c_result(originator_id)))
+
+    def _b2c_status(self, originator_id: str, conversation_id: str) -> dict:
+        row = self._b2c_row(originator_id)
+        if row is None:
+            return {
+                "Result": {
+                    "ResultType": 0,
+                    "ResultCode": 2001,
+                    "ResultDesc": "No transaction was found for OriginalConversationID.",
+                    "OriginatorConversationID": secrets.token_hex(6),
+                    "ConversationID": conversation_id,
+                    "TransactionID": "",
+                }
+            }
+        status = "Completed" if row["result_code"] == 0 else "Failed"
+        result = _status_result(row["receipt"], status, conversation_id)
+        parameters = result["Result"]["ResultParameters"]["ResultParameter"]
+        parameters.append({"Key": "Amount", "Value": int(json.loads(row["body"])["Amount"])})
+        if status == "Failed":
+            parameters.append({"Key": "ReasonType", "Value": B2C_RESULTS.get(row["result_code"])})
+        return result
+
+
+def _b2c_invalid(payload: dict) -> str | None:
+    """The first field Safaricom would refuse in a B2C request, or None."""
+    checks = {
+        "OriginatorConversationID": lambda v: 0 < len(v) <= 64,
+        "CommandID": lambda v: v in {"BusinessPayment", "SalaryPayment", "PromotionPayment"},
+        "Amount": str.isdigit,  # whole shillings only
+        "PartyA": lambda v: re.fullmatch(r"\d{5,7}", v),
+        "PartyB": lambda v: re.fullmatch(r"254[17]\d{8}", v),
+        "Remarks": lambda v: 2 <= len(v) <= 100,
+        "QueueTimeOutURL": lambda v: v.startswith(("http://", "https://")),
+        "ResultURL": lambda v: v.startswith(("http://", "https://")),
+        "Occassion": lambda v: len(v) <= 100,
+    }
+    for field, valid in checks.items():
+        if not valid(str(payload.get(field, ""))):
+            return field
+    return None
 
 
 def _status_result(trans_id: str, status: str, conversation_id: str) -> dict:

@@ -63,6 +63,16 @@ def get_payout_provider() -> PayoutProvider:
             PayoutRequestRecords(),
             transport=get_local_intasend() if local else None,
         )
+    if settings.PAYOUT_PROVIDER == "mpesa_b2c":
+        from payments.daraja import callback_url, get_daraja
+        from payments.providers.mpesa_b2c import MpesaB2CProvider
+
+        return MpesaB2CProvider(
+            get_daraja(),
+            result_url=callback_url("mpesa-b2c-result"),
+            timeout_url=callback_url("mpesa-b2c-timeout"),
+            status_url=callback_url("mpesa-b2c-status"),
+        )
     raise ImproperlyConfigured(f"Unknown PAYOUT_PROVIDER {settings.PAYOUT_PROVIDER!r}")
 
 
