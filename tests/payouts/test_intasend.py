@@ -2,6 +2,9 @@
 tracking id, and send-money events checked by their challenge."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -206,3 +209,46 @@ def test_an_amount_with_cents_is_refused_before_anything_is_sent(api, employer, 
     assert payout.status == "failed"
     assert payout.failure_reason == "M-Pesa pays whole shillings only; KES 1500.50 has cents"
     assert intasend.sends == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "missing"),
+    [("intasend", "INTASEND_API_URL must be set"), ("local", None)],
+)
+def test_production_requires_intasends_settings_only_when_it_is_chosen(provider, missing):
+    production = dict.fromkeys(
+        [
+            "DJANGO_SECRET_KEY",
+            "STELLAR_CONTRACT_SERVICE_URL",
+            "STELLAR_CONTRACT_API_KEY",
+            "STELLAR_PAYOUT_ACCOUNT",
+            "MPESA_SHORTCODE",
+            "MPESA_CONSUMER_KEY",
+            "MPESA_CONSUMER_SECRET",
+            "MPESA_PASSKEY",
+            "MPESA_INITIATOR_NAME",
+            "MPESA_SECURITY_CREDENTIAL",
+            "MPESA_CALLBACK_BASE_URL",
+        ],
+        "x",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTASEND_", "KAZI_"))}
+    env.update(
+        production,
+        KAZI_ENV="production",
+        PAYOUT_PROVIDER=provider,
+        DATABASE_URL="postgres://kazi:secret@db:5432/kazi",
+        REDIS_URL="redis://redis:6379/0",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import kazi.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if missing:
+        assert result.returncode != 0
+        assert missing in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
