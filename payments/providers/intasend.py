@@ -94,7 +94,7 @@ class IntasendProvider:
         record = self.records.get(reference)
         try:
             if record.get("tracking_id"):
-                batch = self._post(STATUS, {"tracking_id": record["tracking_id"]})
+                batch = self._status(record["tracking_id"])
             else:
                 batch = self._post(
                     INITIATE,
@@ -116,7 +116,7 @@ class IntasendProvider:
                 self.records.save(reference, record)
             if outcome(batch).outcome == "not_found":
                 batch = self._post(APPROVE, {**batch, **record})
-        except IntasendRefused as refused:
+        except IntasendRefused as refused:  # initiate or approve refused: no money can move
             return PayoutResult("failed", "", str(refused))
         return outcome(batch)
 
@@ -124,7 +124,12 @@ class IntasendProvider:
         tracking_id = self.records.get(reference).get("tracking_id")
         if not tracking_id:
             return PayoutResult("not_found")  # never initiated, or never approved: nothing moved
+        return outcome(self._status(tracking_id))
+
+    def _status(self, tracking_id: str) -> dict:
+        """A refused status query (a rotated key, a batch IntaSend cannot find) decides
+        nothing about a batch we may have approved: the outcome stays unknown."""
         try:
-            return outcome(self._post(STATUS, {"tracking_id": tracking_id}))
-        except IntasendRefused:
-            return PayoutResult("not_found")
+            return self._post(STATUS, {"tracking_id": tracking_id})
+        except IntasendRefused as refused:
+            raise PayoutUnavailable(f"IntaSend status of {tracking_id}: {refused}") from None

@@ -11,6 +11,7 @@ import pytest
 
 from payments.models import MobileMoneyPayout, ProviderCallback
 from payments.providers import get_local_intasend, get_payout_provider
+from payments.providers.intasend import APPROVE, IntasendProvider
 from payments.tasks import payout_sweep
 from tests.payouts.helpers import complete, use_provider
 
@@ -130,27 +131,27 @@ def test_a_lost_approval_is_resolved_by_the_status_of_the_same_batch(
     assert intasend.approvals == [payout.provider_request["tracking_id"]]
 
 
-def test_an_unapproved_batch_is_approved_never_initiated_again(
-    api, employer, employee, intasend, settings
-):
-    """A worker dies between initiate and approve: the sweep approves the saved batch."""
-    from payments.providers.intasend import IntasendProvider
+def killed_before_approving(api, employer, employee, monkeypatch) -> MobileMoneyPayout:
+    """The worker dies between initiate and approve: a batch saved, waiting for approval."""
+    post = IntasendProvider._post
 
-    intasend.faults.hold_callbacks = True
-    real_approve = IntasendProvider._post
-
-    def die_before_approving(self, path, payload):
-        if path.endswith("/approve/"):
+    def die_before_approving(self, path: str, payload: dict) -> dict:
+        if path == APPROVE:
             raise SystemExit("worker killed")
-        return real_approve(self, path, payload)
+        return post(self, path, payload)
 
-    IntasendProvider._post = die_before_approving
-    try:
+    with monkeypatch.context() as patched:
+        patched.setattr(IntasendProvider, "_post", die_before_approving)
         with pytest.raises(SystemExit):
             complete(api, employer, employee)
-    finally:
-        IntasendProvider._post = real_approve
-    payout = MobileMoneyPayout.objects.get()
+    return MobileMoneyPayout.objects.get()
+
+
+def test_an_unapproved_batch_is_approved_never_initiated_again(
+    api, employer, employee, intasend, settings, monkeypatch
+):
+    intasend.faults.hold_callbacks = True
+    payout = killed_before_approving(api, employer, employee, monkeypatch)
     assert (payout.status, intasend.approvals) == ("pending", [])
     settings.OUTBOUND_STUCK_AFTER = timedelta(0)
     payout_sweep()  # sends: finds the saved batch waiting and approves it
@@ -160,6 +161,21 @@ def test_an_unapproved_batch_is_approved_never_initiated_again(
     assert payout.status == "completed"
     assert len(intasend.sends) == 1
     assert intasend.approvals == [payout.provider_request["tracking_id"]]
+
+
+def test_a_refused_status_query_decides_nothing(
+    api, settings, employer, employee, intasend, monkeypatch
+):
+    """A rotated key makes IntaSend refuse the status query of a saved batch: it may have been
+    approved, so the payout stays unsettled rather than failing (and being retried)."""
+    killed_before_approving(api, employer, employee, monkeypatch)
+    settings.INTASEND_SECRET_KEY = "rotated"
+    get_payout_provider.cache_clear()
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    payout_sweep()
+    payout = MobileMoneyPayout.objects.get()
+    assert (payout.status, payout.failure_reason) == ("pending", "")
+    assert intasend.approvals == []
 
 
 def test_without_an_event_the_sweep_asks_for_the_status(
