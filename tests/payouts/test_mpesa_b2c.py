@@ -203,3 +203,29 @@ def test_b2c_pays_whole_shillings_and_refuses_cents_before_sending(
     assert [p["Amount"] for p in sent(b2c)] == ([amount] if amount else [])
     assert payout.failure_reason == reason
     assert payout.status == ("failed" if reason else "completed")
+
+
+def test_a_repeated_originator_conversation_id_is_refused_by_mpesa(api, employer, employee, b2c):
+    """Should anything send twice under one reference, M-Pesa pays once; the refusal of the
+    copy is not a verdict on the payment, so it leaves the outcome to the status query."""
+    from payments.providers import PayoutUnavailable
+
+    payout = complete(api, employer, employee)
+    with pytest.raises(PayoutUnavailable, match="HTTP 500"):
+        get_payout_provider().send(
+            reference=payout.reference, msisdn=employee.phone_number[1:], amount=payout.amount
+        )
+    with b2c.store.connect() as db:
+        assert db.execute("select count(*) from b2c").fetchone()[0] == 1
+    assert MobileMoneyPayout.objects.get().status == "completed"
+
+
+def test_a_late_result_still_settles_the_payout(
+    api, employer, employee, b2c, django_capture_on_commit_callbacks
+):
+    b2c.faults.hold_callbacks = True
+    payout = complete(api, employer, employee)
+    assert payout.status == "processing"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert b2c.release_held() == 1
+    assert MobileMoneyPayout.objects.get().status == "completed"
