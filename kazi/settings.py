@@ -193,8 +193,6 @@ STELLAR_PAYOUT_ACCOUNT = required(
 MPESA_ENV = env("MPESA_ENV", "local")
 LOCAL_DARAJA_PATH = Path(env("LOCAL_DARAJA_PATH", str(VAR_DIR / "daraja.sqlite3")))
 MPESA_SHORTCODE = required("MPESA_SHORTCODE", "600000")
-# The shortcode B2C payouts are paid from (PAYOUT_PROVIDER=mpesa_b2c).
-MPESA_B2C_SHORTCODE = env("MPESA_B2C_SHORTCODE", MPESA_SHORTCODE)
 MPESA_CONSUMER_KEY = required("MPESA_CONSUMER_KEY", "local-consumer-key")
 MPESA_CONSUMER_SECRET = required("MPESA_CONSUMER_SECRET", "local-consumer-secret")
 MPESA_PASSKEY = required("MPESA_PASSKEY", "local-passkey")
@@ -246,6 +244,8 @@ INTERSEND_API_SECRET = provider_required(
     "INTERSEND_API_SECRET", "intersend", "local-intersend-secret"
 )
 LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
+# The shortcode M-Pesa B2C payouts are paid from, usually not the Pay Bill employers pay into.
+MPESA_B2C_SHORTCODE = provider_required("MPESA_B2C_SHORTCODE", "mpesa_b2c", MPESA_SHORTCODE)
 # IntaSend send money. "local": an in-process IntaSend that holds batches for approval and posts
 # events with the challenge; otherwise https://payment.intasend.com or https://sandbox.intasend.com.
 INTASEND_API_URL = provider_required("INTASEND_API_URL", "intasend", "local")
