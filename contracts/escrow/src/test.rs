@@ -636,7 +636,7 @@ fn release_pays_the_payee_and_the_fee_once() {
     let reference = s.reference("ESCROW_RELEAS01");
     client.create(&reference, &s.funder, &1_001);
     client.fund(&reference, &1_001);
-    client.assign(&reference, &MuxedAddress::new(s.worker.clone(), 9));
+    client.assign(&reference, MuxedAddress::new(s.worker.clone(), 9));
     client.release(&reference);
     assert_eq!(
         s.env.auths(),
@@ -1171,7 +1171,7 @@ fn upgrade_needs_the_admin() {
 }
 
 #[test]
-fn a_contract_registered_natively_can_be_registered_twice_with_its_own_config() {
+fn two_deployments_do_not_share_escrows() {
     // Two deployments do not share escrows.
     let s = Setup::new(0);
     let other = s.env.register(

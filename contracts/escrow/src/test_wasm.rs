@@ -10,7 +10,7 @@ use std::println;
 use std::vec::Vec;
 
 use soroban_sdk::testutils::{
-    Address as _, AuthorizedFunction, AuthorizedInvocation, MockAuth, MockAuthInvoke,
+    Address as _, AuthorizedFunction, AuthorizedInvocation, Events as _, MockAuth, MockAuthInvoke,
     MuxedAddress as _,
 };
 use soroban_sdk::token::StellarAssetClient;
@@ -61,7 +61,7 @@ fn wasm_full_lifecycle_with_a_stellar_asset() {
     client.create(&reference, &s.funder, &10_000);
     client.fund(&reference, &4_000);
     client.fund(&reference, &6_000);
-    client.assign(&reference, &MuxedAddress::new(s.worker.clone(), 77));
+    client.assign(&reference, MuxedAddress::new(s.worker.clone(), 77));
     client.release(&reference);
     assert_eq!(
         s.env.auths(),
@@ -149,6 +149,20 @@ fn wasm_upgrade_needs_the_admin_and_keeps_the_escrows() {
         },
     }]);
     s.client().upgrade(&hash);
+    let upgraded = s.env.events().all().filter_by_contract(&s.contract);
+    let want: soroban_sdk::Vec<(
+        Address,
+        soroban_sdk::Vec<soroban_sdk::Val>,
+        soroban_sdk::Val,
+    )> = soroban_sdk::vec![
+        &s.env,
+        (
+            s.contract.clone(),
+            (Symbol::new(&s.env, "upgraded"),).into_val(&s.env),
+            soroban_sdk::vec![&s.env, hash.clone()].into_val(&s.env),
+        ),
+    ];
+    assert_eq!(upgraded, want);
     assert_eq!(
         s.env.auths(),
         std::vec![(
