@@ -33,8 +33,9 @@ def split_amount(total: Decimal) -> list[Decimal]:
 
 
 class PayoutRequestRecords:
-    """The provider's ids for a payout's request, kept on the payout row. Saved outside any
-    transaction, so they are committed before the call that can move money is made."""
+    """The provider's ids for a payout's request, kept on the payout row. Adapters save them
+    during `payout_send`, which runs outside any transaction, so they are committed before the
+    call that can move money is made."""
 
     def get(self, reference: str) -> dict[str, str]:
         found = MobileMoneyPayout.objects.filter(reference=reference)
