@@ -72,11 +72,12 @@ impl EscrowContract {
 
     /// Creates an escrow of `amount` that `funder` will pay in; status `funding`, funded 0.
     ///
-    /// Auth: operator. Errors: `InvalidAmount` (amount ≤ 0), `AlreadyExists`.
+    /// Auth: operator. Errors: `InvalidAmount` (amount ≤ 0, or the funder is this contract,
+    /// whose tokens belong to the other escrows), `AlreadyExists`.
     pub fn create(env: Env, reference: Symbol, funder: Address, amount: i128) -> Result<(), Error> {
         let config = read_config(&env)?;
         config.operator.require_auth();
-        if amount <= 0 {
+        if amount <= 0 || funder == env.current_contract_address() {
             return Err(Error::InvalidAmount);
         }
         if has_escrow(&env, &reference) {

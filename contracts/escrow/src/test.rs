@@ -318,6 +318,24 @@ fn create_refuses_bad_amounts_and_duplicates() {
 }
 
 #[test]
+fn the_contract_cannot_fund_an_escrow_from_what_it_holds() {
+    // Otherwise `fund` would move tokens from the contract to itself, recording money that
+    // belongs to other escrows (the contract authorises its own transfers).
+    let s = Setup::new(0);
+    let client = s.client();
+    let other = s.funded_escrow("ESCROW_SELF0001", 500);
+    let reference = s.reference("ESCROW_SELF0002");
+    assert_refused!(
+        s,
+        reference,
+        client.try_create(&reference, &s.contract, &500),
+        Error::InvalidAmount
+    );
+    assert_eq!(s.escrow(&other).funded, 500);
+    assert_eq!(s.balance(&s.contract), 500);
+}
+
+#[test]
 #[should_panic(expected = "Error(Contract, #3)")]
 fn create_panics_invalid_amount() {
     let s = Setup::new(0);
