@@ -239,13 +239,6 @@ fn split_of(split: &Split, funded: i128) -> (i128, i128) {
     }
 }
 
-fn held(escrow: &Escrow) -> i128 {
-    match escrow.status {
-        Status::Funding | Status::Funded | Status::Disputed => escrow.funded,
-        Status::Released | Status::Refunded | Status::Resolved => 0,
-    }
-}
-
 struct World {
     env: Env,
     contract: Address,
@@ -452,12 +445,12 @@ fn run(fee_bps: u32, ops: &[Op]) {
                     );
                     assert_eq!(x.payee, m.payee.map(|p| world.payees[e][p].clone()));
                     assert_eq!(x.funder, world.funders[e]);
-                    assert_eq!(x.funded, held(x) + x.released + x.fee + x.refunded);
+                    assert_eq!(x.funded, x.held() + x.released + x.fee + x.refunded);
                     assert_eq!(x.funded, paid_in[e]);
-                    if held(x) == 0 {
+                    if x.held() == 0 {
                         assert_eq!(paid_out[e], paid_in[e], "closed escrow {e} paid out all");
                     }
-                    total_held += held(x);
+                    total_held += x.held();
                 }
                 (m, x) => panic!("model {m:?} but contract {x:?}"),
             }
