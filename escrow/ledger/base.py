@@ -70,6 +70,29 @@ def checked_answer(what: str, status_code: int, body: object) -> dict:
     raise LedgerRejected(code, error.get("message") or code)
 
 
+class ServiceOperations:
+    """The port's writes as the Stellar contract service's operations, keyed by the idempotency
+    key; a subclass says how one operation reaches the service (HTTP or in-process)."""
+
+    def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
+        return self._write("create", idempotency_key, contract_id=reference, amount=amount)
+
+    def fund(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
+        return self._write("fund", idempotency_key, contract_id=reference, amount=amount)
+
+    def assign(self, *, reference: str, payee: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("assign", idempotency_key, contract_id=reference, payee=payee)
+
+    def release(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("release", idempotency_key, contract_id=reference)
+
+    def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("refund", idempotency_key, contract_id=reference)
+
+    def _write(self, operation: str, key: str, **request: object) -> LedgerReceipt:
+        raise NotImplementedError
+
+
 class Ledger(Protocol):
     def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt: ...
 

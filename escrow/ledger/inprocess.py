@@ -9,23 +9,24 @@ from escrow.ledger.base import (
     LedgerReceipt,
     LedgerRejected,
     LedgerUnavailable,
+    ServiceOperations,
     checked_answer,
     escrow_from_json,
 )
 from stellar_service.backends.base import ContractError, IdempotencyConflict, Unavailable
-from stellar_service.backends.local import LocalBackend
+from stellar_service.backends.local import LocalBackend, LocalFaults
 from stellar_service.service import EscrowService, ServiceError
 from stellar_service.store import Answer, IdempotencyStore
 
 
-class InProcessLedger:
+class InProcessLedger(ServiceOperations):
     def __init__(self, path: Path) -> None:
         # The backend's fault switches and call log are the tests' handles on the "chain".
         self.backend = LocalBackend(path)
         self.service = EscrowService(self.backend, IdempotencyStore(path))
 
     @property
-    def faults(self) -> object:
+    def faults(self) -> LocalFaults:
         return self.backend.faults
 
     @property
@@ -34,21 +35,6 @@ class InProcessLedger:
 
     def applied_operations(self) -> list[str]:
         return self.backend.applied_operations()
-
-    def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
-        return self._write("create", idempotency_key, contract_id=reference, amount=amount)
-
-    def fund(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
-        return self._write("fund", idempotency_key, contract_id=reference, amount=amount)
-
-    def assign(self, *, reference: str, payee: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("assign", idempotency_key, contract_id=reference, payee=payee)
-
-    def release(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("release", idempotency_key, contract_id=reference)
-
-    def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("refund", idempotency_key, contract_id=reference)
 
     def get(self, reference: str) -> LedgerEscrow:
         try:

@@ -12,6 +12,7 @@ from escrow.ledger.base import (
     LedgerEscrow,
     LedgerReceipt,
     LedgerUnavailable,
+    ServiceOperations,
     checked_answer,
     escrow_from_json,
 )
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 _RETRYABLE_STATUS = {502, 503, 504}
 
 
-class ServiceLedger:
+class ServiceLedger(ServiceOperations):
     def __init__(
         self,
         base_url: str,
@@ -41,21 +42,6 @@ class ServiceLedger:
         )
         self.attempts = attempts
         self.backoff = backoff
-
-    def create(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
-        return self._write("create", idempotency_key, contract_id=reference, amount=amount)
-
-    def fund(self, *, reference: str, amount: int, idempotency_key: str) -> LedgerReceipt:
-        return self._write("fund", idempotency_key, contract_id=reference, amount=amount)
-
-    def assign(self, *, reference: str, payee: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("assign", idempotency_key, contract_id=reference, payee=payee)
-
-    def release(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("release", idempotency_key, contract_id=reference)
-
-    def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
-        return self._write("refund", idempotency_key, contract_id=reference)
 
     def get(self, reference: str) -> LedgerEscrow:
         return escrow_from_json(self._request("GET", f"/api/escrow/{reference}"))
