@@ -84,6 +84,9 @@ class LocalBackend:
         def apply(escrow: Escrow | None) -> tuple[Escrow, list[Transfer]]:
             if amount <= 0:
                 raise ContractError("invalid_amount", "amount must be positive")
+            if funder == self.contract:
+                # The contract could "fund" an escrow from the tokens other escrows hold.
+                raise ContractError("invalid_amount", "the contract cannot fund an escrow")
             if escrow is not None:
                 raise ContractError("already_exists", f"{contract_id} exists")
             return Escrow(contract_id, "funding", funder, amount, 0, None, None, 0, 0, 0), []

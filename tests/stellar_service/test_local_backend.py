@@ -85,6 +85,11 @@ def test_the_payee_may_change_until_release(book: LocalBackend) -> None:
         ("not_found", lambda b: b.fund(key="x", contract_id="ESCROW_NONE0000", amount=0)),
         ("invalid_amount", lambda b: b.create(key="x", contract_id=REF, funder=b.funder, amount=0)),
         ("already_exists", lambda b: b.create(key="x", contract_id=REF, funder=b.funder, amount=5)),
+        # The contract funding an escrow would spend tokens that other escrows hold.
+        (
+            "invalid_amount",
+            lambda b: b.create(key="x", contract_id="ESCROW_0THER000", funder=b.contract, amount=5),
+        ),
         ("invalid_amount", lambda b: b.fund(key="x", contract_id=REF, amount=-1)),
         ("not_funding", lambda b: b.fund(key="x", contract_id=REF, amount=1)),
         ("not_disputed", lambda b: b.resolve(key="x", contract_id=REF, to_payee=1000, to_funder=0)),
