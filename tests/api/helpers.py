@@ -26,6 +26,15 @@ def post_job(api, employer, budget: str = "1500.00") -> dict:
     return response.json()
 
 
+def legacy_job(api, employer, budget: str) -> dict:
+    """A job as the API shows it, with a budget in cents: new budgets are whole shillings, jobs
+    from before that rule may still carry cents."""
+    from jobs.services import job_create
+
+    job = job_create(employer=employer, title="Paint", description="Walls", budget=Decimal(budget))
+    return api.as_user(employer).get(f"/api/jobs/{job.pk}/").json()
+
+
 def pay(api, job: dict, amount: str | Decimal | None = None, trans_id: str = "RKTQDM7W6S"):
     payload = c2b_payload(job["escrow_contract_id"], amount or job["budget"], trans_id)
     return api.anonymous().post(CALLBACK, payload)

@@ -4,7 +4,7 @@ import pytest
 
 from payments.daraja.local import c2b_payload as daraja_c2b
 from payments.models import MpesaDeposit, ProviderCallback
-from tests.api.helpers import CALLBACK, pay, post_job
+from tests.api.helpers import CALLBACK, legacy_job, pay, post_job
 from tests.conftest import c2b_payload
 
 VALIDATION = "/api/callbacks/mpesa/validation/"
@@ -40,7 +40,7 @@ def test_validation_refuses_money_for_a_funded_escrow(api, employer):
 
 
 def test_validation_allows_rounding_up_a_budget_with_cents(api, employer):
-    job = post_job(api, employer, "1500.40")
+    job = legacy_job(api, employer, "1500.40")
     response = api.anonymous().post(VALIDATION, c2b_payload(job["escrow_contract_id"], "1501"))
     assert response.json()["ResultCode"] == "0"
 

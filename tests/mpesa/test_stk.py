@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from payments.models import MpesaDeposit, ProviderCallback, StkPushRequest
-from tests.api.helpers import pay, post_job, row_counts
+from tests.api.helpers import legacy_job, pay, post_job, row_counts
 
 
 def prompt(api, employer, job, **body):
@@ -39,7 +39,7 @@ def test_a_paid_prompt_funds_the_escrow(api, employer, daraja, ledger):
 
 
 def test_the_prompt_asks_for_what_is_still_owed_rounded_up(api, employer, daraja):
-    job = post_job(api, employer, "1500.50")
+    job = legacy_job(api, employer, "1500.50")
     pay(api, job, "1000.00")
     body = prompt(api, employer, job, phone_number="0722000111").json()
     assert (body["amount"], body["phone_number"]) == ("501.00", "+254722000111")
