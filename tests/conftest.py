@@ -13,6 +13,7 @@ from notifications.sms import get_sms_sender
 from payments.daraja import get_daraja, get_local_daraja
 from payments.providers import get_payout_provider
 from payments.selectors import books_summary
+from stellar_service.cli import DEFAULT_WASM
 from tests.factories import EmployeeFactory, EmployerFactory
 
 
@@ -44,6 +45,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     engine = django_settings.DATABASES["default"]["ENGINE"]
     _require(item, "postgres", "postgresql" in engine, "needs PostgreSQL (DATABASE_URL)")
     _require(item, "redis", _redis_answers(), "needs a Redis server (REDIS_URL)")
+    _require(item, "wasm", DEFAULT_WASM.is_file(), "needs the contract's wasm (make contract)")
 
 
 @pytest.fixture(autouse=True)

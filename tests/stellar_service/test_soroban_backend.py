@@ -561,7 +561,7 @@ SPEC_TYPES = {
 }
 
 
-@pytest.mark.skipif(not DEFAULT_WASM.is_file(), reason="the contract's wasm is not built")
+@pytest.mark.wasm
 def test_the_encodings_match_the_built_contracts_spec() -> None:
     spec = ContractSpec.from_wasm_file(DEFAULT_WASM)
     functions = {f.name.sc_symbol.decode(): f for f in spec.functions}
