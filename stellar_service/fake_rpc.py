@@ -12,7 +12,12 @@ Anything else is rejected like stellar-core would (status ERROR) and recorded in
 The escrow contract's behaviour is not re-implemented here: `contract_model` builds a `Backend`
 (the `local` backend) whose semantics are the contract's, shared with the Rust tests through the
 scenario files. Simulations run against a fresh model replaying every applied call, so they never
-change state, exactly like a real simulation.
+change state, exactly like a real simulation. A refusal is reported as the host does:
+`Error(Contract, #n)` in the simulation's `error` text, plus ("error", Error(Contract, #n))
+diagnostic events (a simulation's `events`, a failed transaction's `diagnosticEventsXdr`) under
+the id of the contract that raised it, then of the escrow contract it passed up through. The
+escrow's errors come from the escrow contract; the model's overdrawn transfer is the token's
+`BalanceError`, raised by `token_address` (the model has no token of its own).
 
 Plugging in: `SorobanServer(url, client=fake.client())` (in-process), or `with fake.serve() as url`
 (a loopback HTTP server, for code that only takes a URL, such as the CLI).
@@ -25,9 +30,12 @@ Fault switches (each applies to the next matching calls):
 - `hidden_polls = n`: a sent transaction is applied at once but getTransaction reports NOT_FOUND
   n times (a lagging RPC): a resend of the same envelope is harmless, a new one would be a second
   operation, which `envelopes` (every distinct envelope hash seen) would show.
-- `fail_next_apply(number)`: the next invocation passes simulation but fails when applied with
-  `Error(Contract, #number)`, as if the state changed in between; 0 fails it without a contract
-  error (as running out of resources would).
+- `fail_next_apply(number, by_token=False)`: the next invocation passes simulation but fails when
+  applied with `Error(Contract, #number)` raised by the escrow contract (or by its token), as if
+  the state changed in between; 0 fails it without a contract error (as running out of resources
+  would).
+- `fail_next_call(number, by_token=False)`: the next invocation, simulated or applied, fails so
+  (`fail_next_call(TRUSTLINE_MISSING_ERROR, by_token=True)`: a payee without a KES trustline).
 - `advance(seconds)`: moves the ledger's close time on (to expire time bounds).
 - `forget_history()`: the RPC's retained history starts now (older transactions are NOT_FOUND).
 - `down = True`: every request is lost until it is set back to False.
@@ -55,6 +63,7 @@ from stellar_sdk import (
     Network,
     Payment,
     SorobanDataBuilder,
+    StrKey,
     TransactionEnvelope,
     scval,
 )
@@ -75,10 +84,23 @@ SEND_FAULTS = ("transport", "error", "try_again_later", "lost_reply")
 # Classic operations the deploy command sends; accepted after the envelope checks.
 CLASSIC_OPERATIONS = (ChangeTrust, Payment, CreateAccount)
 TxCode = stellar_xdr.TransactionResultCode
+# The Stellar Asset Contract's own error numbers (soroban-env-host,
+# builtin_contracts/contract_error.rs), for the token refusals the fake models.
+BALANCE_ERROR = 10
+TRUSTLINE_MISSING_ERROR = 13
 
 
 class _Transport(Exception):
     """The request or its answer is lost on the wire."""
+
+
+@dataclass
+class ContractFailure(Exception):
+    """An invocation failed with `Error(Contract, #number)` raised by `contract`; number None:
+    failed without a contract error."""
+
+    number: int | None
+    contract: str | None = None
 
 
 class _Rejected(Exception):
@@ -92,7 +114,7 @@ class Applied:
     tx_hash: str
     function: str
     args: dict[str, Any]
-    error: int | None = None  # the contract error number, if it failed
+    error: ContractFailure | None = None  # why it failed, if it did
 
 
 @dataclass
@@ -102,7 +124,7 @@ class _Tx:
     hidden_polls: int = 0
     status: str = "PENDING"  # PENDING until applied, then SUCCESS or FAILED
     ledger: int = 0
-    error: int | None = None
+    error: ContractFailure | None = None
 
 
 @dataclass
@@ -127,6 +149,8 @@ class FakeStellarRpc:
         self.network_passphrase = network_passphrase
         self.contract_model = contract_model
         self.contract_address = contract_address  # set by a createContract otherwise
+        # Who raises the token's refusals (a stand-in: the fake runs no asset contract).
+        self.token_address = StrKey.encode_contract(hashlib.sha256(b"fake token").digest())
         self.arbiter = arbiter  # None: the transaction's source authorises resolve
         self.fee_cap = fee_cap
         self.accounts: dict[str, int] = {}
@@ -142,7 +166,8 @@ class FakeStellarRpc:
         self._model = contract_model()
         self._lock = threading.RLock()
         self._send_faults: list[str] = []
-        self._apply_errors: list[int] = []
+        self._apply_faults: list[ContractFailure] = []
+        self._call_faults: list[ContractFailure] = []
         self.pending_polls = 0
         self.hidden_polls = 0
         self.down = False
@@ -165,8 +190,13 @@ class FakeStellarRpc:
         assert mode in SEND_FAULTS, mode
         self._send_faults.extend([mode] * count)
 
-    def fail_next_apply(self, number: int) -> None:
-        self._apply_errors.append(number)
+    def fail_next_apply(self, number: int, *, by_token: bool = False) -> None:
+        self._apply_faults.append(
+            self._failure(number, by_token=by_token) if number else ContractFailure(None)
+        )
+
+    def fail_next_call(self, number: int, *, by_token: bool = False) -> None:
+        self._call_faults.append(self._failure(number, by_token=by_token))
 
     def advance(self, seconds: int) -> None:
         self._clock_offset += seconds
@@ -298,11 +328,16 @@ class FakeStellarRpc:
         try:
             auth = self._required_auth(function, source)
             value = self._run(function, source, simulate=True)
-        except ContractError as exc:
-            # The token's own failures (an overdrawn float) are not the escrow contract's errors.
-            error = f"Error(Contract, #{exc.number})" if exc.code in ERROR_NUMBERS else exc.code
+        except ContractFailure as failure:
+            event_log = "".join(
+                f"\n   {index}: [Diagnostic Event] contract:{contract}, topics:[error, "
+                f'Error(Contract, #{failure.number})], data:"{message}"'
+                for index, (contract, message) in enumerate(reversed(self._error_trail(failure)))
+            )
             return {
-                "error": f"HostError: {error}\n\nEvent log (newest first):",
+                "error": f"HostError: Error(Contract, #{failure.number})\n\n"
+                f"Event log (newest first):{event_log}",
+                "events": self._error_events(failure),
                 "latestLedger": self.ledger,
             }
         except _Rejected as exc:
@@ -383,7 +418,7 @@ class FakeStellarRpc:
             "createdAt": str(self.close_time),
         }
         if tx.error is not None:
-            answer["diagnosticEventsXdr"] = [_error_event(tx.error).to_xdr()]
+            answer["diagnosticEventsXdr"] = self._error_events(tx.error)
         return answer
 
     # --- checks and execution -----------------------------------------------------------------
@@ -497,11 +532,47 @@ class FakeStellarRpc:
             args = escrow_scval.decode_args(name, invoke.args)
         except ValueError as exc:
             raise _Rejected(TxCode.txFAILED, str(exc)) from None
-        if name == "get":
-            return escrow_scval.encode_escrow(self._model.get(args["reference"]))
-        model = self._replayed() if simulate else self._model
-        _call(model, name, args, key=secrets.token_hex(8))
+        if self._call_faults:
+            raise self._call_faults.pop(0)
+        try:
+            if name == "get":
+                return escrow_scval.encode_escrow(self._model.get(args["reference"]))
+            model = self._replayed() if simulate else self._model
+            _call(model, name, args, key=secrets.token_hex(8))
+        except ContractError as exc:
+            # The model's overdrawn transfer is, on chain, the token refusing it.
+            if exc.code == "insufficient_balance":
+                raise self._failure(BALANCE_ERROR, by_token=True) from None
+            raise self._failure(ERROR_NUMBERS[exc.code]) from None
         return scval.to_void()
+
+    def _failure(self, number: int, *, by_token: bool = False) -> ContractFailure:
+        return ContractFailure(number, self.token_address if by_token else self.contract_address)
+
+    def _error_trail(self, failure: ContractFailure) -> list[tuple[str | None, str]]:
+        """(contract, message) of each ("error", ...) diagnostic event the host logs for a failed
+        escrow call, oldest first: where the error was raised, then its escalation in the escrow
+        contract (which calls the token)."""
+        if failure.contract == self.contract_address:
+            raised, through = "failing with contract error", "fail_with_error"
+        else:
+            raised, through = "token call failed", "call"
+        return [
+            (failure.contract, raised),
+            (
+                self.contract_address,
+                f"escalating error to VM trap from failed host function call: {through}",
+            ),
+        ]
+
+    def _error_events(self, failure: ContractFailure) -> list[str]:
+        """The trail as DiagnosticEvent XDR (none for a failure without a contract error)."""
+        if failure.number is None:
+            return []
+        return [
+            _error_event(failure.number, contract, message).to_xdr()
+            for contract, message in self._error_trail(failure)
+        ]
 
     def _create_contract(
         self,
@@ -561,16 +632,16 @@ class FakeStellarRpc:
         name = function.invoke_contract.function_name.sc_symbol.decode()
         args = escrow_scval.decode_args(name, function.invoke_contract.args)
         applied = Applied(tx_hash, name, args)
-        if self._apply_errors:
-            applied.error = self._apply_errors.pop(0)
+        if self._apply_faults:
+            applied.error = self._apply_faults.pop(0)
         else:
             try:
                 self._run(function, source, simulate=False)
-            except ContractError as exc:
-                applied.error = ERROR_NUMBERS.get(exc.code, 0)  # 0: not the contract's error
+            except ContractFailure as failure:
+                applied.error = failure
         self.applied.append(applied)
         if applied.error is not None:
-            tx.status, tx.error = "FAILED", applied.error or None
+            tx.status, tx.error = "FAILED", applied.error
 
     def _apply_classic(self, op: Any, source: str) -> None:
         op_source = op.source.account_id if op.source else source
@@ -728,19 +799,22 @@ def _transaction_result(code: TxCode) -> str:
     ).to_xdr()
 
 
-def _error_event(number: int) -> stellar_xdr.DiagnosticEvent:
-    """The host's diagnostic event for a contract call that returned Error(Contract, #number)."""
+def _error_event(number: int, contract: str | None, message: str) -> stellar_xdr.DiagnosticEvent:
+    """The host's diagnostic event for Error(Contract, #number), logged in `contract`'s frame."""
+    contract_id = (
+        stellar_xdr.ContractID(stellar_xdr.Hash(Address(contract).key)) if contract else None
+    )
     return stellar_xdr.DiagnosticEvent(
         in_successful_contract_call=False,
         event=stellar_xdr.ContractEvent(
             ext=stellar_xdr.ExtensionPoint(0),
-            contract_id=None,
+            contract_id=contract_id,
             type=stellar_xdr.ContractEventType.DIAGNOSTIC,
             body=stellar_xdr.ContractEventBody(
                 0,
                 v0=stellar_xdr.ContractEventV0(
                     topics=[scval.to_symbol("error"), escrow_scval.contract_error(number)],
-                    data=scval.to_string("escrow call failed"),
+                    data=scval.to_string(message),
                 ),
             ),
         ),

@@ -3,7 +3,9 @@ escrow contract, sent through a Stellar RPC server.
 
 Envelope-store rules (MONEY-SAFETY P2, P7), per idempotency key, in SQLite at `store_path`:
 1. A new write is simulated and prepared first; a simulation that fails with `Error(Contract, #n)`
-   is a definite no (`ContractError`) and nothing is stored or sent.
+   raised by our contract (or a transfer refused by its token) is a definite no (`ContractError`)
+   and nothing is stored or sent. Who raised it is read from the diagnostic events: the token
+   numbers its errors its own way, so the number alone proves nothing.
 2. The signed envelope and its hash are stored (state `pending`) BEFORE the first send.
 3. A key with a stored envelope never gets a new transaction while that envelope could still land:
    its outcome is asked for (`getTransaction`) and, if the network has not seen it, exactly the
@@ -27,7 +29,6 @@ import fcntl
 import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ from stellar_sdk import (
     TransactionBuilder,
     TransactionEnvelope,
 )
+from stellar_sdk import scval as stellar_scval
 from stellar_sdk import xdr as stellar_xdr
 from stellar_sdk.auth import authorize_entry
 from stellar_sdk.exceptions import AccountNotFoundException, BaseRequestError
@@ -72,7 +74,14 @@ from .base import (
 log = logging.getLogger(__name__)
 
 SOURCE_ACCOUNT_CREDENTIALS = stellar_xdr.SorobanCredentialsType.SOROBAN_CREDENTIALS_SOURCE_ACCOUNT
-_CONTRACT_ERROR = re.compile(r"Error\(Contract, #(\d+)\)")
+# The Stellar Asset Contract's errors that refuse a transfer for good, by its own numbering
+# (soroban-env-host, builtin_contracts/contract_error.rs); the service answers 409 for them.
+TOKEN_ERRORS: dict[int, str] = {
+    10: "token_insufficient_balance",  # BalanceError: the sender holds too little
+    11: "token_not_authorized",  # BalanceDeauthorizedError: the issuer froze the trustline
+    13: "token_no_trustline",  # TrustlineMissingError: e.g. a payee without a KES trustline
+}
+_ERROR_TOPIC = stellar_scval.to_symbol("error")
 
 
 class FeeTooHigh(Unavailable):
@@ -222,6 +231,7 @@ class SorobanBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
+        self._contract = Address(config.contract_address).key
         self._operator = _keypair("STELLAR_OPERATOR_SECRET", config.operator_secret)
         self._arbiter = (
             _keypair("STELLAR_ARBITER_SECRET", config.arbiter_secret)
@@ -428,9 +438,9 @@ class SorobanBackend:
         with _rpc_call("simulateTransaction"):
             simulation = self.rpc.simulate_transaction(envelope)
         if simulation.error:
-            match = _CONTRACT_ERROR.search(simulation.error)
-            if match and int(match[1]) in CONTRACT_ERRORS:
-                raise ContractError(CONTRACT_ERRORS[int(match[1])])
+            refusal = self._refusal(simulation.events)
+            if refusal:
+                raise refusal
             log.error("simulation failed: %s", simulation.error.splitlines()[0])
             raise Unavailable("the contract call could not be simulated")
         if simulation.restore_preamble:
@@ -470,12 +480,24 @@ class SorobanBackend:
             escrow = self.get(stored.contract_id)
             self.store.finish(stored.key, "applied", json.dumps(escrow.as_dict()))
             return Receipt(stored.tx_hash, escrow)
-        number = _failed_contract_error(status)
-        if number is None:
+        refusal = self._refusal(status.diagnostic_events_xdr)
+        if refusal is None:
             self._bury(stored, "failed without a contract error")
-        code = CONTRACT_ERRORS[number]
-        self.store.finish(stored.key, "rejected", code)
-        raise ContractError(code)
+        self.store.finish(stored.key, "rejected", refusal.code)
+        raise refusal
+
+    def _refusal(self, events_xdr: list[str] | None) -> ContractError | None:
+        """The definite no a failed invocation's diagnostic events prove, if any: one of our
+        contract's errors when our contract raised it, a token refusal when another contract did
+        (ours calls none but its token). Anything else proves nothing."""
+        raised = _raised_error(events_xdr or [])
+        if raised is None:
+            return None
+        contract, number = raised
+        if contract is None:  # raised by the host itself, not a contract
+            return None
+        code = (CONTRACT_ERRORS if contract == self._contract else TOKEN_ERRORS).get(number)
+        return ContractError(code) if code else None
 
 
 def _bad_sequence(sent: SendTransactionResponse) -> bool:
@@ -487,13 +509,22 @@ def _bad_sequence(sent: SendTransactionResponse) -> bool:
     return result.result.code == stellar_xdr.TransactionResultCode.txBAD_SEQ
 
 
-def _failed_contract_error(status: GetTransactionResponse) -> int | None:
-    """A failed invocation's `Error(Contract, #n)`: the host reports it as a diagnostic event
-    whose topics are ("error", Error(Contract, #n))."""
-    for event_xdr in status.diagnostic_events_xdr or []:
+def _raised_error(events_xdr: list[str]) -> tuple[bytes | None, int] | None:
+    """The `Error(Contract, #n)` a failed invocation ended with, and the id of the contract that
+    raised it (None: no contract). The host logs a diagnostic event ("error", error) where an
+    error is raised and again in each caller it passes up through, under that caller's id, oldest
+    first: the last such event holds the final error, the first one carrying it its raiser."""
+    errors: list[tuple[stellar_xdr.ContractID | None, stellar_xdr.SCVal]] = []
+    for event_xdr in events_xdr:
         event = stellar_xdr.DiagnosticEvent.from_xdr(event_xdr).event
-        for topic in event.body.v0.topics:
-            number = scval.contract_error_number(topic)
-            if number in CONTRACT_ERRORS:
-                return number
-    return None
+        topics = event.body.v0.topics
+        if len(topics) == 2 and topics[0] == _ERROR_TOPIC:
+            errors.append((event.contract_id, topics[1]))
+    if not errors:
+        return None
+    final = errors[-1][1]
+    number = scval.contract_error_number(final)
+    if number is None:
+        return None
+    raiser = next(contract for contract, error in errors if error == final)
+    return (raiser.contract_id.hash if raiser else None), number

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from stellar_sdk import Keypair, Network, SorobanServer, StrKey
 
-from stellar_service.backends.local import LocalBackend
+from stellar_service.backends.local import LOCAL_FLOAT, LocalBackend
 from stellar_service.backends.soroban import SorobanBackend
 from stellar_service.config import Config
 from stellar_service.fake_rpc import FakeStellarRpc
@@ -20,12 +20,18 @@ API_KEY = "test-api-key"
 POLLS = 3  # getTransaction calls a backend makes before answering "pending" (503)
 
 
-def make_fake(tmp_path: Path, **options: object) -> FakeStellarRpc:
+def make_fake(
+    tmp_path: Path, *, float_amount: int = LOCAL_FLOAT, **options: object
+) -> FakeStellarRpc:
     models = itertools.count()
 
     def model() -> LocalBackend:
         # The contract's semantics are the local backend's; the float is the operator's.
-        return LocalBackend(tmp_path / f"model-{next(models)}.sqlite3", funder=OPERATOR.public_key)
+        return LocalBackend(
+            tmp_path / f"model-{next(models)}.sqlite3",
+            funder=OPERATOR.public_key,
+            float_amount=float_amount,
+        )
 
     return FakeStellarRpc(
         network_passphrase=PASSPHRASE,

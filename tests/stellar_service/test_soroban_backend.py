@@ -26,7 +26,13 @@ from stellar_service.backends.base import (
 from stellar_service.backends.soroban import FeeTooHigh, SorobanBackend
 from stellar_service.cli import CONSTRUCTOR, DEFAULT_WASM
 from stellar_service.config import Config, ConfigError
-from stellar_service.fake_rpc import BASE_FEE, MIN_RESOURCE_FEE, FakeStellarRpc
+from stellar_service.fake_rpc import (
+    BALANCE_ERROR,
+    BASE_FEE,
+    MIN_RESOURCE_FEE,
+    TRUSTLINE_MISSING_ERROR,
+    FakeStellarRpc,
+)
 from stellar_service.scval import SIGNATURES
 
 from .fake_rpc_fixtures import (
@@ -209,6 +215,87 @@ def test_without_the_arbiters_key_resolve_is_not_sent(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="cannot sign"):
         backend.resolve(key="resolve", contract_id=REF, to_payee=0, to_funder=1000)
     assert fake.writes()[-1].function == "dispute"
+
+
+# --- who refused: our contract, or the token it calls ---------------------------------------
+# The token (a Stellar Asset Contract) numbers its errors its own way: its BalanceError is 10,
+# like our InvalidSplit, and the host logs it again under our contract's id as it passes up.
+
+
+def test_a_funder_short_of_tokens_is_the_tokens_refusal_and_nothing_is_sent(
+    tmp_path: Path, config: Config
+) -> None:
+    fake = make_fake(tmp_path, float_amount=600)
+    backend = make_backend(config, fake)
+    http = TestClient(create_app(config, backend), headers={"X-API-Key": API_KEY})
+    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
+    simulations, sent = len(fake.simulated), list(fake.sent)
+    short = _post(http, "fund", "k2", contract_id=REF, amount=1000)
+    assert short.status_code == 409
+    assert short.json()["error"]["code"] == "token_insufficient_balance"  # not invalid_split
+    assert len(fake.simulated) == simulations + 1
+    assert fake.sent == sent
+    assert [a.function for a in fake.writes()] == ["create"]
+    assert fake.escrow(REF).funded == 0
+    assert backend.store.get("k2") is None
+
+
+def test_a_payee_without_a_trustline_is_a_definite_no_never_retried(
+    http: TestClient, fake: FakeStellarRpc, soroban: SorobanBackend
+) -> None:
+    _create_and_fund(soroban)
+    soroban.assign(key="assign", contract_id=REF, payee=WORKER)
+    simulations, sent = len(fake.simulated), list(fake.sent)
+    fake.fail_next_call(TRUSTLINE_MISSING_ERROR, by_token=True)
+    for attempt in range(2):  # the retry replays the recorded answer
+        refused = _post(http, "release", "k1", contract_id=REF)
+        assert refused.status_code == 409, attempt
+        assert refused.json()["error"]["code"] == "token_no_trustline"
+    assert len(fake.simulated) == simulations + 1
+    assert fake.sent == sent
+    assert fake.escrow(REF).status == "funded"
+
+
+def test_error_10_from_the_token_and_from_our_contract_are_told_apart(
+    soroban: SorobanBackend, fake: FakeStellarRpc
+) -> None:
+    _create_and_fund(soroban)
+    soroban.dispute(key="dispute", contract_id=REF)
+    fake.fail_next_call(BALANCE_ERROR, by_token=True)
+    with pytest.raises(ContractError) as token:
+        soroban.resolve(key="r1", contract_id=REF, to_payee=0, to_funder=1000)
+    assert (token.value.code, token.value.number) == ("token_insufficient_balance", None)
+    with pytest.raises(ContractError) as ours:  # the contract's own InvalidSplit
+        soroban.resolve(key="r2", contract_id=REF, to_payee=0, to_funder=999)
+    assert (ours.value.code, ours.value.number) == ("invalid_split", 10)
+    # A token error with no definite meaning here proves nothing: retry later.
+    fake.fail_next_call(12, by_token=True)  # the token's OverflowError
+    with pytest.raises(Unavailable):
+        soroban.resolve(key="r3", contract_id=REF, to_payee=0, to_funder=1000)
+    assert [a.function for a in fake.writes()][-1] == "dispute"
+
+
+@pytest.mark.parametrize(
+    ("number", "by_token", "code"),
+    [
+        (10, False, "invalid_split"),
+        (BALANCE_ERROR, True, "token_insufficient_balance"),
+        (TRUSTLINE_MISSING_ERROR, True, "token_no_trustline"),
+    ],
+)
+def test_a_failed_transaction_is_attributed_by_contract_id_too(
+    soroban: SorobanBackend, fake: FakeStellarRpc, number: int, by_token: bool, code: str
+) -> None:
+    _create_and_fund(soroban)
+    soroban.assign(key="assign", contract_id=REF, payee=WORKER)
+    fake.fail_next_apply(number, by_token=by_token)  # passes simulation, fails in the ledger
+    for _ in range(2):  # recorded and replayed: one transaction, never rebuilt
+        with pytest.raises(ContractError) as refused:
+            soroban.release(key="release", contract_id=REF)
+        assert refused.value.code == code
+    assert len(fake.sent) == 4
+    assert fake.escrow(REF).status == "funded"
+    assert soroban.store.abandoned() == []
 
 
 # --- the fake is strict: envelopes it must refuse ---------------------------------------------
