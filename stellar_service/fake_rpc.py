@@ -541,7 +541,7 @@ class FakeStellarRpc:
             _call(model, name, args, key=secrets.token_hex(8))
         except ContractError as exc:
             # The model's overdrawn transfer is, on chain, the token refusing it.
-            if exc.code == "insufficient_balance":
+            if exc.code == "token_insufficient_balance":
                 raise self._failure(BALANCE_ERROR, by_token=True) from None
             raise self._failure(ERROR_NUMBERS[exc.code]) from None
         return scval.to_void()

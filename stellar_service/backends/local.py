@@ -294,7 +294,7 @@ def _transfer(db: sqlite3.Connection, source: str, destination: str, amount: int
         return
     available = _balance(db, source)
     if available < amount:
-        raise ContractError("insufficient_balance", f"{source} holds {available} < {amount}")
+        raise ContractError("token_insufficient_balance", f"{source} holds {available} < {amount}")
     for address, change in ((source, -amount), (destination, amount)):
         db.execute(
             "insert into ledger_balances (address, amount) values (?, ?)"

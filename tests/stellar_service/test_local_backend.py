@@ -173,7 +173,7 @@ def test_resolving_to_a_missing_payee_is_refused_after_the_split_check(book: Loc
 def test_a_funder_without_tokens_cannot_fund(book: LocalBackend) -> None:
     book.create(key="c", contract_id=REF, funder=WORKER2, amount=1_000)
     before = world(book)
-    refused("insufficient_balance", book.fund, key="f", contract_id=REF, amount=10)
+    refused("token_insufficient_balance", book.fund, key="f", contract_id=REF, amount=10)
     assert world(book) == before
 
 
