@@ -124,6 +124,8 @@ def test_admin_cannot_edit_money(client, db, api, employer):
 def test_env_example_lists_every_setting_read_from_the_environment():
     settings_source = (ROOT / "kazi" / "settings.py").read_text()
     read = set(re.findall(r'(?:env|env_bool|env_list|required)\(\s*"([A-Z_]+)"', settings_source))
+    service_source = (ROOT / "stellar_service" / "config.py").read_text()
+    read |= set(re.findall(r'(?:_env|_int)\(\s*"([A-Z_]+)"', service_source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - listed == set()
 
