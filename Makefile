@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo pay bench migrate clean stellar-service
+.PHONY: run dev test lint format demo pay bench migrate clean stellar-service
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,15 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-# The web process and the Stellar contract service (local backend) side by side; Ctrl-C stops both.
-run: migrate
-	@trap 'kill 0' EXIT; \
-	$(PY) -m stellar_service & \
-	STELLAR_CONTRACT_SERVICE_URL=http://127.0.0.1:$(STELLAR_PORT) \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+# The embedded default's processes side by side (scripts/run.py): the Stellar contract service
+# (local backend), the API under gunicorn, and the periodic runner (CELERY_BEAT_SCHEDULE
+# in-process). It migrates first; Ctrl-C stops them all. `make dev`: the same with Django's
+# auto-reloading runserver as the web process.
+run: $(STAMP)
+	@PORT=$(PORT) $(PY) scripts/run.py
+
+dev: $(STAMP)
+	@PORT=$(PORT) $(PY) scripts/run.py --dev
 
 # The Stellar contract service (settings from the environment: stellar_service/config.py).
 stellar-service: $(STAMP)

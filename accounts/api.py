@@ -3,7 +3,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
@@ -11,6 +10,7 @@ from accounts import services
 from accounts.serializers import (
     AuthOutputSerializer,
     LoginInputSerializer,
+    RefreshInputSerializer,
     RegisterInputSerializer,
     UserOutputSerializer,
 )
@@ -44,7 +44,6 @@ def _auth_response(user: object, status_code: int) -> Response:
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
 
     @extend_schema(
@@ -81,7 +80,6 @@ class InvalidCredentials(DomainError):
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(
@@ -114,6 +112,8 @@ class LoginApi(APIView):
 
 
 class RefreshApi(TokenRefreshView):
+    serializer_class = RefreshInputSerializer
+
     @extend_schema(
         examples=[
             OpenApiExample("Refresh", request_only=True, value={"refresh": "eyJhbGciOi..."}),

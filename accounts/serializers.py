@@ -1,4 +1,6 @@
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts.models import User, UserType
 from accounts.phones import InvalidPhoneNumber, normalise_phone
@@ -60,6 +62,18 @@ class LoginInputSerializer(StrictInputSerializer):
         if bool(attrs.get("phone_number")) == bool(attrs.get("email")):
             raise serializers.ValidationError("Give either phone_number or email, not both.")
         return attrs
+
+
+class RefreshInputSerializer(StrictInputSerializer, TokenRefreshSerializer):
+    """simplejwt's, but the token of a user deleted since is refused (401) like a deactivated
+    user's: simplejwt looks the user up with .get() and lets DoesNotExist out as a 500."""
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist:
+            message = self.error_messages["no_active_account"]
+            raise AuthenticationFailed(message, "no_active_account") from None
 
 
 class AuthOutputSerializer(serializers.Serializer):

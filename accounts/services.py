@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import login_guard
 from accounts.models import User
 from accounts.phones import normalise_phone
 from kazi.errors import Conflict
@@ -46,20 +47,18 @@ def user_register(
 
 
 def user_login(*, identifier: str, password: str) -> User | None:
-    """The active user with this phone number or email and password, else None."""
-    user = None
-    if "@" in identifier:
-        user = User.objects.filter(email__iexact=identifier.strip()).first()
-    else:
-        try:
-            user = User.objects.filter(phone_number=normalise_phone(identifier)).first()
-        except ValueError:
-            user = None
+    """The active user with this phone number or email and password, else None. Refused (429)
+    while failed logins have locked the account (login_guard)."""
+    account = login_guard.login_account(identifier)
+    login_guard.login_attempt(account)
+    lookup = {"email__iexact": account} if "@" in account else {"phone_number": account}
+    user = User.objects.filter(**lookup).first()
     if user is None:
         User().set_password(password)  # same work as a real check: no timing oracle for who exists
         return None
     if not user.check_password(password) or not user.is_active:
         return None
+    login_guard.login_succeeded(account)
     return user
 
 

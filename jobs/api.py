@@ -42,7 +42,9 @@ def owned_job(request: Request, job_id: int) -> JobListing:
 
 
 def job_response(request: Request, job_id: int, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(JobOutputSerializer(visible_job(request, job_id)).data, status=status_code)
+    job = visible_job(request, job_id)
+    data = JobOutputSerializer(job, context={"viewer": request.user}).data
+    return Response(data, status=status_code)
 
 
 class JobListCreateApi(generics.ListAPIView):
@@ -52,6 +54,9 @@ class JobListCreateApi(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[JobListing]:
         return selectors.jobs_visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "viewer": self.request.user}
 
     @extend_schema(responses={200: JobOutputSerializer(many=True)}, examples=[JOB_EXAMPLE])
     def get(self, request: Request) -> Response:

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from escrow.models import EscrowContract
+from jobs import visibility
 from jobs.models import JobApplication, JobListing, JobStatus
 from kazi.serializers import StrictInputSerializer, budget_field
 from payments.models import MobileMoneyPayout
@@ -40,6 +41,9 @@ class EscrowOutputSerializer(serializers.ModelSerializer):
 
 
 class PayoutOutputSerializer(serializers.ModelSerializer):
+    """A payout as context["viewer"] may see it: its personal fields are null unless the viewer is
+    its payee, the job's employer or staff."""
+
     class Meta:
         model = MobileMoneyPayout
         fields = [
@@ -51,6 +55,20 @@ class PayoutOutputSerializer(serializers.ModelSerializer):
             "failure_reason",
             "completed_at",
         ]
+        extra_kwargs = {
+            field: {
+                "required": True,  # the key is always there, null when hidden
+                "allow_null": True,
+                "help_text": "Null unless it pays you, it is your job's, or you are staff",
+            }
+            for field in visibility.PAYOUT_PERSONAL_FIELDS
+        }
+
+    def to_representation(self, payout: MobileMoneyPayout) -> dict:
+        data = super().to_representation(payout)
+        if not visibility.shows_payout_details(self.context["viewer"], payout):
+            data.update(dict.fromkeys(visibility.PAYOUT_PERSONAL_FIELDS))
+        return data
 
 
 class DepositInstructionsSerializer(serializers.Serializer):
@@ -60,8 +78,14 @@ class DepositInstructionsSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(serializers.ModelSerializer):
+    """A job as context["viewer"] may see it: jobs/visibility.py decides, per field and role.
+    The shape never depends on the viewer: every key is always present, and a value the viewer
+    may not see is null (the fields concerned say so in the schema), never left out."""
+
     employer = PartySerializer()
-    employee = PartySerializer(allow_null=True)
+    employee = PartySerializer(
+        allow_null=True, help_text="Null if none is assigned, or you are not a party to the job"
+    )
     escrow_contract_id = serializers.CharField()
     escrow = EscrowOutputSerializer()
     payout = serializers.SerializerMethodField()
@@ -90,9 +114,13 @@ class JobOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(PayoutOutputSerializer(allow_null=True))
     def get_payout(self, job: JobListing) -> dict | None:
         payouts = list(job.escrow.payouts.all())
-        return PayoutOutputSerializer(payouts[0]).data if payouts else None
+        return PayoutOutputSerializer(payouts[0], context=self.context).data if payouts else None
 
-    @extend_schema_field(DepositInstructionsSerializer(allow_null=True))
+    @extend_schema_field(
+        DepositInstructionsSerializer(
+            allow_null=True, help_text="Null unless money is owed and you are the employer or staff"
+        )
+    )
     def get_deposit_instructions(self, job: JobListing) -> dict | None:
         """How the employer pays what is still owed: Pay Bill with the escrow reference."""
         escrow = job.escrow
@@ -105,6 +133,11 @@ class JobOutputSerializer(serializers.ModelSerializer):
                 "amount": escrow.remaining_amount,
             }
         ).data
+
+    def to_representation(self, job: JobListing) -> dict:
+        data = super().to_representation(job)
+        data.update(dict.fromkeys(visibility.hidden_job_fields(self.context["viewer"], job)))
+        return data
 
 
 class JobCreateInputSerializer(StrictInputSerializer):

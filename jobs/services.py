@@ -12,7 +12,9 @@ from kazi.errors import Conflict, DomainError, Forbidden
 
 
 def _locked(job_id: int) -> tuple[JobListing, EscrowContract]:
-    job = JobListing.objects.select_for_update().select_related("employer").get(pk=job_id)
+    job = (
+        JobListing.objects.select_for_update(of=("self",)).select_related("employer").get(pk=job_id)
+    )
     escrow = EscrowContract.objects.select_for_update().get(job_listing_id=job_id)
     return job, escrow
 

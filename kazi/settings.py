@@ -62,10 +62,12 @@ INSTALLED_APPS = [
     "jobs",
     "payments",
     "notifications",
+    "kazi",  # the project's own management commands (run_periodic)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (the admin's) under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,8 +101,21 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # Wait for the writer instead of failing with "database is locked" under concurrent requests.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # Many threads (`make run` serves with gunicorn's threads) and the periodic runner share the
+    # file. WAL: readers never wait for the writer nor the writer for readers. IMMEDIATE: a write
+    # transaction takes the write lock at BEGIN, so writers queue there (up to the busy timeout)
+    # instead of failing with "database is locked" halfway through. synchronous=FULL, not WAL's
+    # usual NORMAL: Safaricom never resends a confirmation we accepted, so its commit must survive
+    # a power cut, not only a crash of the process.
+    _sqlite_busy_ms = 20_000
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": _sqlite_busy_ms / 1000,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+            f"PRAGMA busy_timeout={_sqlite_busy_ms}"
+        ),
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 AUTH_USER_MODEL = "accounts.User"
@@ -117,6 +132,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Production serves what `collectstatic` gathered in STATIC_ROOT; the embedded default serves
+# straight from the apps, with no collectstatic step.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # else whitenoise warns that it is missing
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and shared cache (throttles). Absent: in-process tasks, local cache. ---
@@ -141,8 +161,17 @@ CELERY_BEAT_SCHEDULE = {
     "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
     "mpesa-reconcile": {"task": "payments.tasks.mpesa_reconcile", "schedule": 60.0},
 }
+# Without Celery beat (the embedded default), `manage.py run_periodic` runs the schedule above
+# in-process, waking up this often to see what is due.
+PERIODIC_TICK_SECONDS = float(env("PERIODIC_TICK_SECONDS", "10"))
 # Rows waiting longer than this are considered stuck and are dispatched again by the sweep.
 OUTBOUND_STUCK_AFTER = timedelta(seconds=int(env("OUTBOUND_STUCK_AFTER_SECONDS", "120")))
+
+# --- Request bodies: every API and callback body, checked before it is parsed. ---
+# Daraja's largest callback (a B2C result) is about 2 KB and nests 5 levels; our own inputs less.
+MAX_BODY_BYTES = int(env("MAX_BODY_BYTES", str(64 * 1024)))
+MAX_JSON_DEPTH = int(env("MAX_JSON_DEPTH", "32"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -151,18 +180,27 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["kazi.bodies.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kazi.errors.exception_handler",
+    # Per client address (X-Forwarded-For only from TRUSTED_PROXIES), for views with a scope.
+    "DEFAULT_THROTTLE_CLASSES": ["kazi.throttles.AddressRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": env("LOGIN_THROTTLE_RATE", "10/min"),
         "register": env("REGISTER_THROTTLE_RATE", "20/hour"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Failed logins per account (phone number or email), from any address: this many within
+# LOGIN_ACCOUNT_LOCK_SECONDS lock the account's login for that long (accounts/login_guard.py).
+# 5 in 15 minutes leaves an attacker about 480 guesses a day at passwords the validators already
+# keep off the common lists, and leaves a user who mistyped only a short wait; a longer lock
+# would let anyone who knows a phone number keep its owner out for longer.
+LOGIN_ACCOUNT_MAX_FAILURES = int(env("LOGIN_ACCOUNT_MAX_FAILURES", "5"))
+LOGIN_ACCOUNT_LOCK_SECONDS = int(env("LOGIN_ACCOUNT_LOCK_SECONDS", "900"))
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(env("JWT_ACCESS_MINUTES", "30"))),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=int(env("JWT_REFRESH_DAYS", "7"))),
@@ -204,8 +242,13 @@ MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN")
 MPESA_C2B_RESPONSE_TYPE = env("MPESA_C2B_RESPONSE_TYPE", "Completed")
 # An STK push with no callback after this long is resolved by the STK query API.
 MPESA_STK_TIMEOUT = timedelta(seconds=int(env("MPESA_STK_TIMEOUT_SECONDS", "180")))
+# Two reports of one payment that name it differently (an STK query has no receipt) are matched
+# by escrow, amount, payer and time: a prompt lives about a minute on the handset, so its payment
+# is stamped within minutes of the push; the window leaves room for clocks and queues.
+MPESA_SAME_PAYMENT_WINDOW = timedelta(seconds=int(env("MPESA_SAME_PAYMENT_WINDOW_SECONDS", "600")))
 MPESA_HTTP_TIMEOUT = float(env("MPESA_HTTP_TIMEOUT_SECONDS", "10"))
-# Proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none is.
+# Proxies (addresses or networks) whose X-Forwarded-For is believed, by the callbacks' source
+# check and by the throttles (kazi/addresses.py); empty: none is.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Safaricom's published callback source addresses; loopback is added on the embedded default.
 SAFARICOM_CALLBACK_IPS = (

@@ -22,5 +22,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+handler400 = "kazi.errors.json_bad_request"
 handler404 = "kazi.errors.json_not_found"
 handler500 = "kazi.errors.json_server_error"

@@ -93,10 +93,34 @@ class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
     ]
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """Every callback ends with an outcome; one without is a process that died mid-way."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [
+            ("none", "Callbacks without outcome"),
+            ("rejected", "Rejected"),
+            ("error", "Failed while processing"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        match self.value():
+            case "none":
+                return queryset.filter(outcome="")
+            case "rejected":
+                return queryset.filter(outcome__startswith="rejected")
+            case "error":
+                return queryset.filter(outcome__startswith="error")
+        return queryset
+
+
 @admin.register(ProviderCallback)
 class ProviderCallbackAdmin(ReadOnlyMoneyAdmin):
     list_display = ["id", "kind", "remote_addr", "outcome", "received_at"]
-    list_filter = ["kind", "received_at"]
+    list_filter = [OutcomeFilter, "kind", "received_at"]
     search_fields = ["body", "outcome"]
 
 

@@ -5,11 +5,13 @@ import hmac
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,22 +26,25 @@ from rest_framework.views import APIView
 
 from escrow.models import EscrowContract
 from escrow.references import normalise_reference
+from kazi.addresses import source_address
+from kazi.bodies import BodyRefused, parse_json, read_limited
 from payments import deposits, payouts, reversals, stk
-from payments.callback_security import mpesa_callback_refusal, source_address
-from payments.daraja.client import result_parameters
+from payments.callback_security import mpesa_callback_refusal
+from payments.daraja.payloads import (
+    C2BPaymentSerializer,
+    ResultEnvelopeSerializer,
+    StkEnvelopeSerializer,
+    stk_metadata,
+)
 from payments.models import MobileMoneyPayout, ProviderCallback, StkPushRequest
+from payments.payers import mpesa_time
 from payments.providers import intasend, mpesa_b2c
 from payments.providers.base import PayoutResult
 from payments.providers.intersend import outcome, signature_valid
 from payments.selectors import payout_by_tracking_id
-from payments.serializers import (
-    B2CEnvelopeSerializer,
-    C2BPaymentSerializer,
-    ReversalEnvelopeSerializer,
-    StkEnvelopeSerializer,
-)
 
 log = logging.getLogger(__name__)
+RECEIPT = re.compile(r"[A-Za-z0-9]{1,20}")
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 DARAJA_ANSWERS = {
@@ -81,45 +86,103 @@ def daraja_answer(code: str | int, description: str, http_status: int = 200) -> 
     return Response({"ResultCode": code, "ResultDesc": description}, status=http_status)
 
 
+class Refused(Exception):
+    """The callback is turned away: `outcome` is recorded, the provider gets its own error.
+    `fields` names the payload's fields at fault, if any."""
+
+    def __init__(
+        self,
+        outcome: str,
+        http_status: int,
+        message: str,
+        code: str = "C2B00016",
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(outcome)
+        self.outcome, self.http_status, self.message = outcome, http_status, message
+        self.code, self.fields = code, fields
+
+
 class ProviderCallbackApi(APIView):
-    """Called by a provider: no user, no throttle; each subclass checks who is calling."""
+    """Called by a provider: no user, no throttle. Every body, whatever its size or shape, is
+    stored raw first and ends with an outcome, and the provider always gets an answer in its
+    own format: the effect and its outcome commit together; a refusal, or a failure nobody
+    foresaw, is recorded on its own after the effect's transaction rolled back."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = []
+    kind: str
+
+    def post(self, request: Request) -> Response:
+        raw = read_limited(request._request)
+        callback = deposits.callback_store(
+            kind=self.kind, body=raw[: settings.MAX_BODY_BYTES], remote_addr=source_address(request)
+        )
+        try:
+            with transaction.atomic():
+                outcome, response = self.handle(request, raw, callback)
+                deposits.callback_outcome(callback, outcome)
+        except Refused as refused:
+            deposits.callback_outcome(callback, refused.outcome)
+            log.warning("%s callback %s refused: %s", self.kind, callback.pk, refused.outcome)
+            return self.answer(refused.code, refused.message, refused.http_status)
+        except Exception as exc:  # recorded and answered; the provider's retry or the sweep
+            log.exception("%s callback %s failed", self.kind, callback.pk)
+            deposits.callback_outcome(callback, f"error: {type(exc).__name__}: {exc}")
+            return self.answer("1", "Temporarily unable to process", 503)
+        return response
+
+    def handle(
+        self, request: Request, raw: bytes, callback: ProviderCallback
+    ) -> tuple[str, Response]:
+        raise NotImplementedError
+
+    def answer(self, code: str, message: str, http_status: int) -> Response:
+        return Response({"detail": message, "code": code}, status=http_status)
+
+    @staticmethod
+    def parse(raw: bytes, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        """The body validated by `serializer_class`, or a Refused naming what is wrong."""
+        try:
+            payload = parse_json(raw)
+        except BodyRefused as exc:
+            http_status = 413 if exc.too_large else 400
+            raise Refused(f"rejected: {exc.reason}", http_status, "Unreadable") from None
+        data = serializer_class(data=payload)
+        if not data.is_valid():
+            errors = data.errors if isinstance(data.errors, dict) else {"body": data.errors}
+            raise Refused(
+                f"rejected: {json.dumps(errors)[:180]}",
+                400,
+                "Rejected: " + ", ".join(errors),
+                fields=tuple(errors),
+            )
+        return data.validated_data
 
 
 class DarajaCallbackApi(ProviderCallbackApi):
-    """Store, check, parse; subclasses say what the payload means."""
+    """Checked (source address, URL token), parsed, answered in Daraja's format; subclasses say
+    what the payload means."""
 
-    kind: str
     serializer_class: type[serializers.Serializer]
     bad_field_codes: dict[str, str] = {}
 
-    def post(self, request: Request) -> Response:
-        address = source_address(request)
-        callback = deposits.callback_store(
-            kind=self.kind, body=request._request.body, remote_addr=address
-        )
-        if refusal := mpesa_callback_refusal(request, address):
-            deposits.callback_outcome(callback, f"rejected: {refusal}")
-            log.warning("M-Pesa %s callback refused: %s", self.kind, refusal)
-            return daraja_answer("C2B00016", "Rejected", status.HTTP_403_FORBIDDEN)
+    def answer(self, code: str, message: str, http_status: int) -> Response:
+        return daraja_answer(code, message, http_status)
+
+    def handle(
+        self, request: Request, raw: bytes, callback: ProviderCallback
+    ) -> tuple[str, Response]:
+        if refusal := mpesa_callback_refusal(request, callback.remote_addr):
+            raise Refused(f"rejected: {refusal}", status.HTTP_403_FORBIDDEN, "Rejected")
         try:
-            payload = json.loads(callback.body)
-        except ValueError:
-            deposits.callback_outcome(callback, "rejected: malformed JSON")
-            return daraja_answer("C2B00016", "Malformed JSON", status.HTTP_400_BAD_REQUEST)
-        data = self.serializer_class(data=payload)
-        if not data.is_valid():
-            errors = data.errors if isinstance(data.errors, dict) else {}
-            deposits.callback_outcome(callback, f"rejected: {json.dumps(errors)[:180]}")
-            code = next((c for f, c in self.bad_field_codes.items() if f in errors), "C2B00016")
-            return daraja_answer(code, "Rejected: " + ", ".join(errors), 400)
-        with transaction.atomic():  # one commit for the effect and its record
-            outcome, response = self.process(data.validated_data, callback)
-            deposits.callback_outcome(callback, outcome)
-        return response
+            data = self.parse(raw, self.serializer_class)
+        except Refused as refused:
+            bad = [code for field, code in self.bad_field_codes.items() if field in refused.fields]
+            refused.code = bad[0] if bad else refused.code
+            raise
+        return self.process(data, callback)
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         raise NotImplementedError
@@ -134,7 +197,7 @@ class DarajaCallbackApi(ProviderCallbackApi):
 )
 class MpesaC2BConfirmationApi(DarajaCallbackApi):
     """Safaricom tells us money arrived on our Pay Bill. The money has moved already, so anything
-    we can read is recorded (unknown references are kept as unmatched), once per TransID."""
+    we can read is recorded (unknown references are kept as unmatched), once per payment."""
 
     kind = ProviderCallback.Kind.MPESA_C2B_CONFIRMATION
     serializer_class = C2BPaymentSerializer
@@ -144,12 +207,13 @@ class MpesaC2BConfirmationApi(DarajaCallbackApi):
         payment = deposits.ReceivedPayment(
             trans_id=data["TransID"],
             amount=data["TransAmount"],
-            bill_ref_number=data.get("BillRefNumber", ""),
-            msisdn=data.get("MSISDN", ""),
+            bill_ref_number=data["BillRefNumber"],
+            msisdn=data["MSISDN"],
             payer_name=" ".join(
-                data.get(part, "") for part in ("FirstName", "MiddleName", "LastName")
-            ).strip(),
-            trans_time=data.get("TransTime", ""),
+                data[part] for part in ("FirstName", "MiddleName", "LastName") if data[part]
+            ),
+            trans_time=data["TransTime"],
+            paid_at=mpesa_time(data["TransTime"]) or timezone.now(),
         )
         deposit = deposits.deposit_record(payment=payment, callback=callback)
         return deposits.deposit_summary(deposit), Response(ACCEPTED)
@@ -181,7 +245,7 @@ class MpesaC2BValidationApi(DarajaCallbackApi):
     bad_field_codes = {"TransAmount": "C2B00013"}
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        reference = normalise_reference(data.get("BillRefNumber", ""))
+        reference = normalise_reference(data["BillRefNumber"])
         escrow = EscrowContract.objects.filter(contract_id=reference).first()
         if escrow is None:
             return "rejected: unknown account", daraja_answer("C2B00012", "Rejected")
@@ -193,11 +257,6 @@ class MpesaC2BValidationApi(DarajaCallbackApi):
                 daraja_answer("C2B00013", "Rejected"),
             )
         return f"accepted for {escrow}", daraja_answer("0", "Accepted")
-
-
-def _metadata(callback: dict) -> dict[str, Any]:
-    items = callback.get("CallbackMetadata", {}).get("Item", [])
-    return {item["Name"]: item.get("Value") for item in items}
 
 
 @extend_schema_view(
@@ -241,41 +300,55 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
         result = data["Body"]["stkCallback"]
         checkout_id = result["CheckoutRequestID"]
         if not StkPushRequest.objects.filter(checkout_request_id=checkout_id).exists():
-            return (
+            raise Refused(
                 f"rejected: unknown CheckoutRequestID {checkout_id}",
-                daraja_answer("1", "Unknown CheckoutRequestID", status.HTTP_404_NOT_FOUND),
+                status.HTTP_404_NOT_FOUND,
+                "Unknown CheckoutRequestID",
+                code="1",
             )
-        meta = _metadata(result)
+        meta = stk_metadata(result)
         try:
             amount = stk.parse_amount(meta.get("Amount"))
-        except ValueError:
-            return "rejected: bad Amount", daraja_answer("C2B00013", "Rejected", 400)
+        except ValueError as exc:
+            raise Refused(f"rejected: Amount {exc}", 400, "Rejected", "C2B00013") from None
+        receipt = meta.get("MpesaReceiptNumber")
+        if receipt is not None and not (isinstance(receipt, str) and RECEIPT.fullmatch(receipt)):
+            raise Refused(f"rejected: MpesaReceiptNumber {receipt!r}", 400, "Rejected")
         request = stk.stk_apply_result(
             checkout_request_id=checkout_id,
             result_code=str(result["ResultCode"]),
-            receipt_number=str(meta.get("MpesaReceiptNumber") or "")[:20],
+            receipt_number=receipt or "",
             amount=amount,
-            payer=str(meta.get("PhoneNumber") or ""),
+            payer=str(meta.get("PhoneNumber") or "")[:20],
+            paid_at=mpesa_time(meta.get("TransactionDate")),
         )
         return f"{checkout_id}: {request.status} ({request.result_message})", Response(ACCEPTED)
 
 
-@acknowledged_by_daraja(ReversalEnvelopeSerializer)
+def result_of(data: dict[str, Any], *required: str) -> dict[str, Any]:
+    """The validated `Result`, refused unless it names each of `required`."""
+    result = data["Result"]
+    if missing := [name for name in required if not result[name]]:
+        raise Refused(f"rejected: no {', '.join(missing)}", 400, "Rejected: " + ", ".join(missing))
+    return result
+
+
+@acknowledged_by_daraja(ResultEnvelopeSerializer)
 class MpesaReversalResultApi(DarajaCallbackApi):
     """Daraja's verdict on a reversal we asked for."""
 
     kind = ProviderCallback.Kind.MPESA_REVERSAL
-    serializer_class = ReversalEnvelopeSerializer
+    serializer_class = ResultEnvelopeSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        result = data["Result"]
+        result = result_of(data, "ConversationID")
         reversal = reversals.reversal_apply_result(
             conversation_id=result["ConversationID"],
             result_code=result["ResultCode"],
-            message=result.get("ResultDesc", ""),
+            message=result["ResultDesc"],
         )
         if reversal is None:
-            return "rejected: unknown ConversationID", daraja_answer("1", "Unknown", 404)
+            raise Refused("rejected: unknown ConversationID", 404, "Unknown", code="1")
         return f"reversal of {reversal.deposit}: {reversal.status}", Response(ACCEPTED)
 
 
@@ -284,52 +357,53 @@ class MpesaReversalTimeoutApi(MpesaReversalResultApi):
     kept on record and the reversal stays submitted for an operator to check."""
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        return f"timeout for {data['Result']['ConversationID']}", Response(ACCEPTED)
+        result = result_of(data, "ConversationID")
+        return f"timeout for {result['ConversationID']}", Response(ACCEPTED)
 
 
-class TransactionStatusResultSerializer(serializers.Serializer):
-    Result = serializers.DictField()
-
-
-@acknowledged_by_daraja(TransactionStatusResultSerializer)
+@acknowledged_by_daraja(ResultEnvelopeSerializer)
 class MpesaTransactionStatusResultApi(DarajaCallbackApi):
-    """The answer to a Transaction Status query (reconciliation of reversals)."""
+    """The answer to a Transaction Status query about money we received: it settles a reversal
+    we asked for, and recognises a payment we knew without its receipt."""
 
     kind = ProviderCallback.Kind.MPESA_REVERSAL
-    serializer_class = TransactionStatusResultSerializer
+    serializer_class = ResultEnvelopeSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
-        values = result_parameters(result)
-        trans_id = str(values.get("ReceiptNo") or result.get("TransactionID") or "")
-        status_text = str(values.get("TransactionStatus", ""))
-        reversal = reversals.reversal_apply_status(
+        values = result["ResultParameters"]
+        trans_id = str(values.get("ReceiptNo") or result["TransactionID"])[:40]
+        status_text = str(values.get("TransactionStatus") or "")
+        outcomes = [f"status of {trans_id or '?'}: {status_text or result['ResultDesc']}"]
+        if reversal := reversals.reversal_apply_status(
             trans_id=trans_id, transaction_status=status_text
-        )
-        outcome = f"status of {trans_id}: {status_text}" + (
-            f"; reversal {reversal.status}" if reversal else ""
-        )
-        return outcome, Response(ACCEPTED)
+        ):
+            outcomes.append(f"reversal {reversal.status}")
+        if result["ResultCode"] == "0" and status_text == "Completed":
+            outcomes.append(deposits.deposit_apply_transaction_status(values))
+        return "; ".join(outcomes), Response(ACCEPTED)
 
 
-@acknowledged_by_daraja(B2CEnvelopeSerializer)
+@acknowledged_by_daraja(ResultEnvelopeSerializer)
 class MpesaB2CResultApi(DarajaCallbackApi):
     """M-Pesa's verdict on a B2C payout, keyed by our reference as OriginatorConversationID;
     repeated or late verdicts never change a decided outcome."""
 
     kind = ProviderCallback.Kind.MPESA_B2C
-    serializer_class = B2CEnvelopeSerializer
+    serializer_class = ResultEnvelopeSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        result = data["Result"]
+        result = result_of(data, "OriginatorConversationID")
         return self.apply(result["OriginatorConversationID"], mpesa_b2c.result_outcome(result))
 
     @staticmethod
     def apply(reference: str, result: PayoutResult) -> tuple[str, Response]:
         if not MobileMoneyPayout.objects.filter(reference=reference).exists():
-            return (
+            raise Refused(
                 f"rejected: unknown payout {reference!r}",
-                daraja_answer("1", "Unknown OriginatorConversationID", status.HTTP_404_NOT_FOUND),
+                status.HTTP_404_NOT_FOUND,
+                "Unknown OriginatorConversationID",
+                code="1",
             )
         payout = payouts.payout_apply_result(reference=reference, result=result)
         return f"{reference}: {payout.status}", Response(ACCEPTED)
@@ -340,17 +414,14 @@ class MpesaB2CTimeoutApi(MpesaB2CResultApi):
     so nothing changes; the sweep's status query settles the payout."""
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        reference = data["Result"]["OriginatorConversationID"]
+        reference = result_of(data, "OriginatorConversationID")["OriginatorConversationID"]
         return f"timeout for {reference}: left for the status query", Response(ACCEPTED)
 
 
-@acknowledged_by_daraja(TransactionStatusResultSerializer)
 class MpesaB2CStatusResultApi(MpesaB2CResultApi):
     """The answer to a Transaction Status query about a B2C payout, which names it by the
     Occasion we asked with. A query that found nothing decides nothing: the payout stays in
     flight and is asked about again, never sent again."""
-
-    serializer_class = TransactionStatusResultSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
@@ -372,6 +443,8 @@ class IntersendPayoutCallbackApi(ProviderCallbackApi):
     """Intersend reports a payout's status. The signature is checked before anything changes;
     late, repeated or out-of-order news never changes a decided outcome."""
 
+    kind = ProviderCallback.Kind.INTERSEND_PAYOUT
+
     @extend_schema(
         request=IntersendCallbackSerializer,
         responses={
@@ -392,34 +465,23 @@ class IntersendPayoutCallbackApi(ProviderCallbackApi):
         ],
     )
     def post(self, request: Request) -> Response:
-        raw = request._request.body
-        callback = deposits.callback_store(
-            kind=ProviderCallback.Kind.INTERSEND_PAYOUT,
-            body=raw,
-            remote_addr=source_address(request),
-        )
+        return super().post(request)
+
+    def handle(
+        self, request: Request, raw: bytes, callback: ProviderCallback
+    ) -> tuple[str, Response]:
         if not signature_valid(
             settings.INTERSEND_API_SECRET,
             request.headers.get("X-Timestamp", ""),
             request.headers.get("X-Signature", ""),
             raw,
         ):
-            deposits.callback_outcome(callback, "rejected: bad signature")
-            return Response({"detail": "Bad or missing signature."}, status=401)
-        try:
-            data = IntersendCallbackSerializer(data=json.loads(raw))
-        except ValueError:
-            data = None
-        if data is None or not data.is_valid():
-            deposits.callback_outcome(callback, "rejected: unreadable")
-            return Response({"detail": "Unreadable payout status."}, status=400)
-        news = data.validated_data
+            raise Refused("rejected: bad signature", 401, "Bad or missing signature.")
+        news = self.parse(raw, IntersendCallbackSerializer)
         if not MobileMoneyPayout.objects.filter(reference=news["reference"]).exists():
-            deposits.callback_outcome(callback, "rejected: unknown reference")
-            return Response({"detail": "Unknown reference."}, status=404)
+            raise Refused("rejected: unknown reference", 404, "Unknown reference.")
         payout = payouts.payout_apply_result(reference=news["reference"], result=outcome(news))
-        deposits.callback_outcome(callback, f"{payout.reference}: {payout.status}")
-        return Response({"received": True})
+        return f"{payout.reference}: {payout.status}", Response({"received": True})
 
 
 class IntasendEventSerializer(serializers.Serializer):
@@ -433,6 +495,8 @@ class IntasendPayoutCallbackApi(ProviderCallbackApi):
     about batches that are not one of our payouts' (tracking ids we never saved, e.g. started on
     the dashboard) are recorded and acknowledged, so IntaSend does not keep retrying them."""
 
+    kind = ProviderCallback.Kind.INTASEND_PAYOUT
+
     @extend_schema(
         request=IntasendEventSerializer,
         responses={
@@ -442,34 +506,26 @@ class IntasendPayoutCallbackApi(ProviderCallbackApi):
         },
     )
     def post(self, request: Request) -> Response:
-        callback = deposits.callback_store(
-            kind=ProviderCallback.Kind.INTASEND_PAYOUT,
-            body=request._request.body,
-            remote_addr=source_address(request),
-        )
+        return super().post(request)
+
+    def handle(
+        self, request: Request, raw: bytes, callback: ProviderCallback
+    ) -> tuple[str, Response]:
         try:
-            event = json.loads(callback.body)
-        except ValueError:
-            event = None
+            event = parse_json(raw)
+        except BodyRefused as exc:
+            raise Refused(f"rejected: {exc.reason}", 400, "Unreadable event.") from None
         if not isinstance(event, dict):
-            deposits.callback_outcome(callback, "rejected: unreadable")
-            return Response({"detail": "Unreadable event."}, status=400)
+            raise Refused("rejected: not an object", 400, "Unreadable event.")
         if not hmac.compare_digest(
             str(event.get("challenge", "")).encode(), settings.INTASEND_WEBHOOK_CHALLENGE.encode()
         ):
-            deposits.callback_outcome(callback, "rejected: wrong challenge")
-            return Response({"detail": "Wrong or missing challenge."}, status=401)
-        data = IntasendEventSerializer(data=event)
-        if not data.is_valid():
-            deposits.callback_outcome(callback, "rejected: unreadable")
-            return Response({"detail": "Unreadable event."}, status=400)
-        tracking_id = data.validated_data["tracking_id"]
+            raise Refused("rejected: wrong challenge", 401, "Wrong or missing challenge.")
+        tracking_id = self.parse(raw, IntasendEventSerializer)["tracking_id"]
         payout = payout_by_tracking_id(tracking_id)
         if payout is None:
-            deposits.callback_outcome(callback, f"ignored: unknown tracking_id {tracking_id}")
-            return Response({"received": True})
+            return f"ignored: unknown tracking_id {tracking_id}", Response({"received": True})
         payout = payouts.payout_apply_result(
             reference=payout.reference, result=intasend.outcome(event)
         )
-        deposits.callback_outcome(callback, f"{payout.reference}: {payout.status}")
-        return Response({"received": True})
+        return f"{payout.reference}: {payout.status}", Response({"received": True})

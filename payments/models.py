@@ -69,6 +69,12 @@ class MpesaDeposit(models.Model):
     )
     payer_name = models.CharField(max_length=200, blank=True, default="")
     transaction_time = models.CharField(max_length=14, blank=True, default="")
+    paid_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When M-Pesa says it was paid (for a payment known only from an STK query: "
+        "when the prompt was sent)",
+    )
     status = models.CharField(
         max_length=10, choices=DepositStatus.choices, default=DepositStatus.PENDING
     )

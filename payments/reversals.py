@@ -38,7 +38,9 @@ def reversal_send(*, reversal_id: int) -> None:
     after a lost answer cannot return the money twice. The row stays locked until the answer is
     recorded, and the result callback is dispatched after commit, so it always finds the row."""
     reversal = (
-        MpesaReversal.objects.select_for_update().select_related("deposit").get(pk=reversal_id)
+        MpesaReversal.objects.select_for_update(of=("self",))
+        .select_related("deposit")
+        .get(pk=reversal_id)
     )
     if reversal.status != ReversalStatus.PENDING:
         return

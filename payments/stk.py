@@ -1,6 +1,7 @@
 """STK push: a payment prompt on the employer's phone for what an escrow still needs."""
 
 import math
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -87,31 +88,38 @@ def stk_apply_result(
     receipt_number: str = "",
     amount: Decimal | None = None,
     payer: str = "",
+    paid_at: datetime | None = None,
 ) -> StkPushRequest:
-    """Record the outcome of a prompt (from its callback or a query), once."""
-    stk = StkPushRequest.objects.select_for_update().get(checkout_request_id=checkout_request_id)
-    if stk.status != StkStatus.PENDING:
+    """Record the outcome of a prompt (from its callback, a query or Transaction Status), once.
+    A paid prompt credited from the query's answer, which carries no receipt, gets its receipt
+    from a later report."""
+    stk = StkPushRequest.objects.select_for_update(of=("self",)).select_related("escrow_contract")
+    stk = stk.get(checkout_request_id=checkout_request_id)
+    paid = result_code == "0"
+    if stk.status != StkStatus.PENDING and not (
+        paid and receipt_number and stk.status == StkStatus.COMPLETED
+    ):
         return stk
-    if result_code == "0":
+    if paid:
         stk.deposit = deposit_record(
             payment=ReceivedPayment(
                 trans_id=checkout_request_id,
                 amount=amount or stk.amount,
                 bill_ref_number=stk.escrow_contract.contract_id,
-                msisdn=payer,
+                msisdn=payer or stk.phone_number,
                 payer_name="",
                 trans_time="",
+                paid_at=paid_at or stk.created_at,
                 source=MpesaDeposit.Source.STK,
                 receipt_number=receipt_number,
             ),
             callback=None,
         )
-        STK_MACHINE.apply(stk, "succeed")
-    else:
-        STK_MACHINE.apply(stk, "fail")
-    stk.result_code = result_code
-    stk.result_message = result_message(result_code)
-    stk.resolved_at = timezone.now()
+    if stk.status == StkStatus.PENDING:
+        STK_MACHINE.apply(stk, "succeed" if paid else "fail")
+        stk.result_code = result_code
+        stk.result_message = result_message(result_code)
+        stk.resolved_at = timezone.now()
     stk.save()
     return stk
 

@@ -22,6 +22,15 @@ def pytest_configure() -> None:
     celery_app.conf.task_always_eager = True
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.api.test_schemathesis import SENT
+
+    if SENT["requests"]:
+        terminalreporter.write_line(
+            f"schemathesis: {SENT['requests']} requests over /api/schema/, as 4 roles each"
+        )
+
+
 def _require(item: pytest.Item, marker: str, available: bool, why: str) -> None:
     if item.get_closest_marker(marker) and not available:
         if os.environ.get(f"KAZI_REQUIRE_{marker.upper()}"):

@@ -302,7 +302,7 @@ def job_line(ctx: Context, job: JobListing) -> str:
 @screen("my_jobs")
 class MyJobs:
     def show(ctx: Context, params: Params) -> str:
-        qs = job_selectors.jobs_visible_to(ctx.user)
+        qs = job_selectors.jobs_posted_by(ctx.user)
         if not qs.exists():
             return t("no_jobs", ctx.lang) + "\n" + t("nav", ctx.lang)
         return paged(ctx, qs, params, lambda job: job_line(ctx, job))[0]
@@ -360,7 +360,7 @@ class EmployerJob:
 
 
 def owned(ctx: Context, job_id: int) -> JobListing:
-    return job_selectors.jobs_visible_to(ctx.user).get(pk=job_id, employer=ctx.user)
+    return job_selectors.jobs_posted_by(ctx.user).get(pk=job_id)
 
 
 @screen("applicants")

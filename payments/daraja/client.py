@@ -57,14 +57,6 @@ def stk_password(shortcode: str, passkey: str, stamp: str) -> str:
     return base64.b64encode(f"{shortcode}{passkey}{stamp}".encode()).decode()
 
 
-def result_parameters(result: dict) -> dict:
-    """A Result's list of {Key, Value} pairs as a mapping."""
-    parameters = (result.get("ResultParameters") or {}).get("ResultParameter") or []
-    if isinstance(parameters, dict):  # a single parameter comes unwrapped
-        parameters = [parameters]
-    return {p.get("Key"): p.get("Value") for p in parameters if isinstance(p, dict)}
-
-
 class DarajaClient:
     def __init__(self, config: DarajaConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config

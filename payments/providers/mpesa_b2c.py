@@ -9,7 +9,6 @@ Transaction Status API keyed by the same OriginatorConversationID, whose answer 
 from decimal import Decimal
 
 from payments.daraja import DarajaClient, DarajaError, DarajaUnavailable
-from payments.daraja.client import result_parameters
 from payments.providers.base import PayoutResult, PayoutUnavailable, cents_refusal
 
 # Transaction Status' words for a transaction that went through, or never will.
@@ -27,9 +26,10 @@ def result_outcome(result: dict) -> PayoutResult:
 
 
 def status_outcome(result: dict) -> PayoutResult:
-    """A Transaction Status answer about a B2C payment. A query that failed, or found nothing,
-    decides nothing ("not_found"): M-Pesa may still be processing it."""
-    values = result_parameters(result)
+    """A Transaction Status answer (validated: `ResultParameters` as a mapping) about a B2C
+    payment. A query that failed, or found nothing, decides nothing ("not_found"): M-Pesa may
+    still be processing it."""
+    values = result["ResultParameters"]
     status = str(values.get("TransactionStatus") or "")
     if str(result.get("ResultCode")) != "0":
         return PayoutResult("not_found", "", str(result.get("ResultDesc") or ""))
@@ -42,9 +42,7 @@ def status_outcome(result: dict) -> PayoutResult:
 
 def status_reference(result: dict) -> str:
     """Our payout reference, echoed back as the query's Occasion."""
-    item = (result.get("ReferenceData") or {}).get("ReferenceItem") or {}
-    items = item if isinstance(item, list) else [item]
-    return next((str(i.get("Value")) for i in items if i.get("Key") == "Occasion"), "")
+    return str(result["ReferenceData"].get("Occasion") or "")
 
 
 class MpesaB2CProvider:

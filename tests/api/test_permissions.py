@@ -7,7 +7,7 @@ from jobs.models import JobListing
 from tests.api.helpers import apply_and_assign, pay, post_job, row_counts
 from tests.factories import EmployeeFactory, EmployerFactory
 
-ACTORS = ["anonymous", "owner", "other_employer", "applicant", "other_employee"]
+ACTORS = ["anonymous", "owner", "other_employer", "applicant", "other_employee", "staff"]
 
 ENDPOINTS = {
     "list": ("get", "/api/jobs/", None),
@@ -22,25 +22,26 @@ ENDPOINTS = {
 
 # An open, funded job with one application (by "applicant").
 OPEN_JOB = {
-    "list": [401, 200, 200, 200, 200],
-    "create": [401, 201, 201, 403, 403],
-    "detail": [401, 200, 404, 200, 200],
-    "edit": [401, 200, 404, 403, 403],
-    "apply": [401, 403, 404, 409, 201],
-    "applications": [401, 200, 404, 403, 403],
-    "complete": [401, 409, 404, 403, 403],
-    "cancel": [401, 200, 404, 403, 403],
+    "list": [401, 200, 200, 200, 200, 200],
+    "create": [401, 201, 201, 403, 403, 201],
+    "detail": [401, 200, 404, 200, 200, 200],
+    "edit": [401, 200, 404, 403, 403, 403],
+    "apply": [401, 403, 404, 409, 201, 403],
+    "applications": [401, 200, 404, 403, 403, 403],
+    "complete": [401, 409, 404, 403, 403, 403],
+    "cancel": [401, 200, 404, 403, 403, 403],
 }
-# The same job once "applicant" is assigned: others' employees no longer see it.
+# The same job once "applicant" is assigned: others' employees no longer see it. Staff (an
+# employer here) read every job to arbitrate disputes, but change only what their role allows.
 ASSIGNED_JOB = {
-    "list": [401, 200, 200, 200, 200],
-    "create": [401, 201, 201, 403, 403],
-    "detail": [401, 200, 404, 200, 404],
-    "edit": [401, 409, 404, 403, 404],
-    "apply": [401, 403, 404, 409, 404],
-    "applications": [401, 200, 404, 403, 404],
-    "complete": [401, 200, 404, 403, 404],
-    "cancel": [401, 409, 404, 403, 404],
+    "list": [401, 200, 200, 200, 200, 200],
+    "create": [401, 201, 201, 403, 403, 201],
+    "detail": [401, 200, 404, 200, 404, 200],
+    "edit": [401, 409, 404, 403, 404, 403],
+    "apply": [401, 403, 404, 409, 404, 403],
+    "applications": [401, 200, 404, 403, 404, 403],
+    "complete": [401, 200, 404, 403, 404, 403],
+    "cancel": [401, 409, 404, 403, 404, 403],
 }
 
 
@@ -57,6 +58,7 @@ def world(api):
         "other_employer": EmployerFactory(),
         "applicant": EmployeeFactory(),
         "other_employee": EmployeeFactory(),
+        "staff": EmployerFactory(is_staff=True),
     }
     job = post_job(api, people["owner"])
     pay(api, job)

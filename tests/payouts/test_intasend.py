@@ -117,7 +117,8 @@ def test_an_event_about_a_batch_we_never_saved_is_recorded_and_ignored(
 def test_an_unreadable_event_is_refused(api, intasend):
     response = post_event(api, {"challenge": CHALLENGE, "status": "Completed"})
     assert response.status_code == 400
-    assert recorded() == "rejected: unreadable"
+    assert response.json()["detail"].startswith("Rejected: tracking_id")
+    assert recorded().startswith('rejected: {"tracking_id"')
 
 
 def test_a_lost_approval_is_resolved_by_the_status_of_the_same_batch(

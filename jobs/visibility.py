@@ -1,0 +1,50 @@
+"""Who sees what of a job. Whoever may read a job (selectors.jobs_visible_to) sees its public part,
+as anyone eligible to apply does: what the escrow's proof page shows anyway. The fields below
+concern only some of its readers; the serializers show them to no one else."""
+
+from enum import StrEnum
+
+from accounts.models import User
+from jobs.models import JobListing
+from payments.models import MobileMoneyPayout
+
+
+class Role(StrEnum):
+    """The viewer's part in one job."""
+
+    EMPLOYER = "employer"
+    STAFF = "staff"  # arbitrates disputes: sees all; may change only what their own role may
+    WORKER = "worker"
+    PUBLIC = "public"  # applicants and any other employee who may read the job
+
+
+# The job's fields that concern only these roles.
+JOB_FIELDS_SHOWN_TO: dict[str, frozenset[Role]] = {
+    "employee": frozenset({Role.EMPLOYER, Role.STAFF, Role.WORKER}),
+    # How to pay is the payer's business.
+    "deposit_instructions": frozenset({Role.EMPLOYER, Role.STAFF}),
+}
+
+# A payout's fields that concern only its payee, the job's employer and staff.
+PAYOUT_PERSONAL_FIELDS = ("phone_number", "transaction_reference", "failure_reason")
+
+
+def role_of(viewer: User, job: JobListing) -> Role:
+    if viewer.pk == job.employer_id:
+        return Role.EMPLOYER
+    if viewer.is_staff:
+        return Role.STAFF
+    if viewer.pk == job.employee_id:
+        return Role.WORKER
+    return Role.PUBLIC
+
+
+def hidden_job_fields(viewer: User, job: JobListing) -> list[str]:
+    role = role_of(viewer, job)
+    return [field for field, roles in JOB_FIELDS_SHOWN_TO.items() if role not in roles]
+
+
+def shows_payout_details(viewer: User, payout: MobileMoneyPayout) -> bool:
+    """A worker sees the details of the payouts that pay them, not of a refund to the employer."""
+    job = payout.escrow_contract.job_listing  # no query: jobs_visible_to loaded both
+    return viewer.pk == payout.employee_id or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}
