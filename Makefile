@@ -2,11 +2,12 @@
 PYTHON ?= python3
 PORT ?= 8000
 export STELLAR_PORT ?= 8001
+export SANDBOX_PORT ?= 8002
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test lint format demo pay bench migrate clean stellar-service
+.PHONY: run dev test lint format demo pay bench migrate clean stellar-service sandbox
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +17,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-# The embedded default's processes side by side (scripts/run.py): the Stellar contract service
-# (local backend), the API under gunicorn, and the periodic runner (CELERY_BEAT_SCHEDULE
-# in-process). It migrates first; Ctrl-C stops them all. `make dev`: the same with Django's
-# auto-reloading runserver as the web process.
+# The embedded default's processes side by side (scripts/run.py): the sandbox (Daraja's stand-in,
+# our C2B URLs registered with it), the Stellar contract service (local backend), the API under
+# gunicorn, and the periodic runner (CELERY_BEAT_SCHEDULE in-process). It migrates first; Ctrl-C
+# stops them all. `make dev`: the same with Django's auto-reloading runserver as the web process.
 run: $(STAMP)
 	@PORT=$(PORT) $(PY) scripts/run.py
 
@@ -29,6 +30,10 @@ dev: $(STAMP)
 # The Stellar contract service (settings from the environment: stellar_service/config.py).
 stellar-service: $(STAMP)
 	STELLAR_PORT=$${STELLAR_PORT:-8001} $(PY) -m stellar_service
+
+# The sandbox alone (settings from the environment: sandbox/config.py).
+sandbox: $(STAMP)
+	$(PY) -m sandbox
 
 test: $(STAMP) contract-test
 	$(PY) -m pytest
@@ -76,7 +81,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 demo: $(STAMP)
-	$(PY) scripts/demo.py --base-url http://127.0.0.1:$(PORT)
+	$(PY) scripts/demo.py --base-url http://127.0.0.1:$(PORT) --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)
 
 # Benchmarks (not tests): set DATABASE_URL to measure on PostgreSQL as in production.
 bench: $(STAMP)
@@ -84,9 +89,11 @@ bench: $(STAMP)
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py ussd --concurrency 4
 	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
 
-# Pay an escrow by Pay Bill against the running server: make pay REF=ESCROW_XXXXXXXX AMOUNT=1500
+# A customer pays an escrow by Pay Bill, through the running sandbox (which calls our registered
+# validation and confirmation URLs): make pay REF=ESCROW_XXXXXXXX AMOUNT=1500 [PHONE=2547...]
 pay: $(STAMP)
-	$(PY) manage.py mpesa_pay "$(REF)" "$(AMOUNT)" --base-url http://127.0.0.1:$(PORT)
+	$(PY) -m sandbox --url http://127.0.0.1:$(SANDBOX_PORT) pay-bill "$(REF)" "$(AMOUNT)" \
+	  $(if $(PHONE),--phone "$(PHONE)")
 
 clean:
 	rm -rf $(VENV) var

@@ -29,8 +29,11 @@ class EscrowStatus(models.TextChoices):
     RELEASED = "released", "Released"
     REFUNDED = "refunded", "Refunded"
     DISPUTED = "disputed", "Disputed"
+    RESOLVED = "resolved", "Resolved"
 
 
+# A dispute freezes a fully funded escrow (the contract disputes only those) until an arbiter
+# splits what it holds; nothing else moves it meanwhile.
 ESCROW_MACHINE = StateMachine(
     "escrow",
     {
@@ -40,6 +43,9 @@ ESCROW_MACHINE = StateMachine(
         (EscrowStatus.COMPLETED, "confirm_release"): EscrowStatus.RELEASED,
         (EscrowStatus.PENDING_DEPOSIT, "refund"): EscrowStatus.REFUNDED,
         (EscrowStatus.FUNDED, "refund"): EscrowStatus.REFUNDED,
+        (EscrowStatus.FUNDED, "dispute"): EscrowStatus.DISPUTED,
+        (EscrowStatus.IN_PROGRESS, "dispute"): EscrowStatus.DISPUTED,
+        (EscrowStatus.DISPUTED, "resolve"): EscrowStatus.RESOLVED,
     },
 )
 
@@ -119,6 +125,8 @@ class LedgerOperationKind(models.TextChoices):
     ASSIGN = "assign"
     RELEASE = "release"
     REFUND = "refund"
+    DISPUTE = "dispute"
+    RESOLVE = "resolve"
 
 
 class LedgerOperationStatus(models.TextChoices):
@@ -134,7 +142,8 @@ class LedgerOperation(models.Model):
     escrow = models.ForeignKey(EscrowContract, on_delete=models.PROTECT, related_name="operations")
     kind = models.CharField(max_length=8, choices=LedgerOperationKind.choices)
     idempotency_key = models.CharField(max_length=80, unique=True)
-    amount = money_field(null=True, blank=True)
+    amount = money_field(null=True, blank=True, help_text="fund, create; resolve: to the payee")
+    funder_amount = money_field(null=True, blank=True, help_text="resolve: back to the funder")
     payee = models.CharField(max_length=69, blank=True, default="")
     status = models.CharField(
         max_length=10,
@@ -153,9 +162,61 @@ class LedgerOperation(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="ledger_op_amount_positive"
+                condition=Q(amount__isnull=True)
+                | Q(amount__gt=0)
+                | Q(kind=LedgerOperationKind.RESOLVE, amount__gte=0),
+                name="ledger_op_amount_positive",
             ),
         ]
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+
+class Dispute(models.Model):
+    """A quarrel over a funded escrow: raised by the employer or the assigned worker, argued in
+    messages, settled by an arbiter's split of what the escrow holds."""
+
+    escrow = models.OneToOneField(EscrowContract, on_delete=models.PROTECT, related_name="dispute")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_raised"
+    )
+    reason = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="disputes_resolved",
+        null=True,
+        blank=True,
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    to_employee = money_field(null=True, blank=True)
+    to_employer = money_field(null=True, blank=True)
+    note = models.TextField(max_length=2000, blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at", "id"]  # the queue: oldest first
+        permissions = [("resolve_dispute", "Can resolve disputes (arbiter)")]
+
+    def __str__(self) -> str:
+        return f"Dispute over {self.escrow}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class DisputeMessage(models.Model):
+    """Evidence or argument from either party, or a note from staff."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.dispute}"

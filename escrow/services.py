@@ -14,16 +14,21 @@ from accounts.models import User
 from escrow.ledger import LedgerReceipt, LedgerRejected, LedgerUnavailable, get_ledger
 from escrow.models import (
     ESCROW_MACHINE,
+    Dispute,
     EscrowContract,
+    EscrowStatus,
     LedgerOperation,
     LedgerOperationKind,
     LedgerOperationStatus,
 )
 from escrow.references import new_reference
 from jobs.models import JobListing
-from kazi.errors import Conflict
+from kazi.errors import Conflict, DomainError
 from kazi.money import to_chain
 from kazi.outbound import dispatch_on_commit
+from notifications.messages import Event
+from notifications.services import notify
+from payments.models import PayoutKind, PayoutRecipient
 from payments.payouts import payout_open
 
 log = logging.getLogger(__name__)
@@ -113,17 +118,64 @@ def escrow_complete(*, escrow: EscrowContract) -> None:
     _sync_after_commit(escrow)
 
 
+def escrow_dispute(*, escrow: EscrowContract, raised_by: User, reason: str) -> Dispute:
+    """Freeze a fully funded escrow until an arbiter splits it (the contract disputes only
+    those: a part-paid escrow is cancelled and refunded instead)."""
+    if escrow.status not in {EscrowStatus.FUNDED, EscrowStatus.IN_PROGRESS}:
+        raise Conflict(
+            f"Only a fully paid escrow that is not yet released can be disputed; {escrow} is "
+            f"{escrow.get_status_display().lower()} and holds KES {escrow.held_amount}."
+        )
+    ESCROW_MACHINE.apply(escrow, "dispute")
+    escrow.save(update_fields=["status", "updated_at"])
+    dispute = Dispute.objects.create(escrow=escrow, raised_by=raised_by, reason=reason)
+    _enqueue(escrow, LedgerOperationKind.DISPUTE)
+    _sync_after_commit(escrow)
+    return dispute
+
+
+def escrow_resolve(
+    *, escrow: EscrowContract, arbiter: User, to_employee: Decimal, to_employer: Decimal, note: str
+) -> Dispute:
+    """Split what a disputed escrow holds (P14: shares >= 0 adding up to exactly it); each side
+    is paid its share once the ledger confirms the split."""
+    if escrow.status != EscrowStatus.DISPUTED:
+        raise Conflict(f"{escrow} is {escrow.status}; only a disputed escrow can be resolved.")
+    held = escrow.held_amount
+    if min(to_employee, to_employer) < 0 or to_employee + to_employer != held:
+        raise DomainError(
+            f"The shares must be zero or more and add up to KES {held}, what the escrow holds.",
+            code="invalid_split",
+        )
+    ESCROW_MACHINE.apply(escrow, "resolve")
+    escrow.released_amount, escrow.refunded_amount = to_employee, to_employer
+    escrow.save(update_fields=["status", "released_amount", "refunded_amount", "updated_at"])
+    dispute = Dispute.objects.select_for_update().get(escrow=escrow)
+    dispute.resolved_by, dispute.resolved_at = arbiter, timezone.now()
+    dispute.to_employee, dispute.to_employer, dispute.note = to_employee, to_employer, note
+    dispute.save()
+    _enqueue(escrow, LedgerOperationKind.RESOLVE, amount=to_employee, funder_amount=to_employer)
+    _sync_after_commit(escrow)
+    return dispute
+
+
 def _enqueue(
     escrow: EscrowContract,
     kind: str,
     *,
     amount: Decimal | None = None,
+    funder_amount: Decimal | None = None,
     payee: str = "",
     key_suffix: str = "",
 ) -> LedgerOperation:
     key = f"{escrow.contract_id}:{kind}" + (f":{key_suffix}" if key_suffix else "")
     return LedgerOperation.objects.create(
-        escrow=escrow, kind=kind, idempotency_key=key, amount=amount, payee=payee
+        escrow=escrow,
+        kind=kind,
+        idempotency_key=key,
+        amount=amount,
+        funder_amount=funder_amount,
+        payee=payee,
     )
 
 
@@ -150,6 +202,15 @@ def _call_ledger(op: LedgerOperation) -> LedgerReceipt:
             return ledger.release(reference=ref, idempotency_key=key)
         case LedgerOperationKind.REFUND:
             return ledger.refund(reference=ref, idempotency_key=key)
+        case LedgerOperationKind.DISPUTE:
+            return ledger.dispute(reference=ref, idempotency_key=key)
+        case LedgerOperationKind.RESOLVE:
+            return ledger.resolve(
+                reference=ref,
+                to_payee=to_chain(op.amount),
+                to_funder=to_chain(op.funder_amount),
+                idempotency_key=key,
+            )
     raise ValueError(f"unknown ledger operation {op.kind}")
 
 
@@ -193,7 +254,58 @@ def ledger_operation_confirm(*, op_id: int, tx_hash: str) -> None:
         escrow.released_amount = escrow.held_amount
         escrow.released_at = op.completed_at
         escrow.save(update_fields=["status", "released_amount", "released_at", "updated_at"])
-        assigned = escrow.operations.filter(kind=LedgerOperationKind.ASSIGN).last()
+        notify(
+            user=escrow.employee,
+            event=Event.RELEASED,
+            subject=escrow.contract_id,
+            job=escrow.job_listing.title,
+            amount=escrow.released_amount,
+        )
+    if op.kind in PAID_OUT_AFTER:
+        _pay_out_what_left(escrow, op)
+
+
+# The ledger operations after which money that left the escrow on chain is sent to phones.
+PAID_OUT_AFTER = {
+    LedgerOperationKind.RELEASE,
+    LedgerOperationKind.REFUND,
+    LedgerOperationKind.RESOLVE,
+}
+
+
+def _pay_out_what_left(escrow: EscrowContract, op: LedgerOperation) -> None:
+    """Once the chain confirms money left the escrow, it goes to phones: the worker's part
+    (released) to the worker, the employer's part (refunded) back to the employer."""
+    code = escrow.contract_id.removeprefix("ESCROW_")
+    assigned = escrow.operations.filter(kind=LedgerOperationKind.ASSIGN).last()
+    worker, employer = {
+        LedgerOperationKind.RELEASE: ((PayoutKind.RELEASE, f"PAYOUT_{code}"), None),
+        LedgerOperationKind.REFUND: (None, (PayoutKind.REFUND, f"REFUND_{code}")),
+        LedgerOperationKind.RESOLVE: (
+            (PayoutKind.DISPUTE_SHARE, f"SHARE_{code}_W"),
+            (PayoutKind.DISPUTE_SHARE, f"SHARE_{code}_E"),
+        ),
+    }[op.kind]
+    if worker and escrow.released_amount > 0:
+        kind, reference = worker
         payout_open(
-            escrow=escrow, payee=assigned.payee if assigned else "", release_tx_hash=tx_hash
+            kind=kind,
+            recipient=PayoutRecipient.EMPLOYEE,
+            user=escrow.employee,
+            amount=escrow.released_amount,
+            reference=reference,
+            escrow=escrow,
+            payee=assigned.payee if assigned else "",
+            release_tx_hash=op.tx_hash,
+        )
+    if employer and escrow.refunded_amount > 0:
+        kind, reference = employer
+        payout_open(
+            kind=kind,
+            recipient=PayoutRecipient.EMPLOYER,
+            user=escrow.employer,
+            amount=escrow.refunded_amount,
+            reference=reference,
+            escrow=escrow,
+            release_tx_hash=op.tx_hash,
         )

@@ -2,6 +2,7 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,11 +13,18 @@ from jobs.models import JobApplication, JobListing, JobStatus
 from jobs.serializers import (
     ApplicationOutputSerializer,
     ApplyInputSerializer,
+    DisputeInputSerializer,
+    DisputeMessageInputSerializer,
+    DisputeMessageOutputSerializer,
     JobCreateInputSerializer,
     JobOutputSerializer,
     JobUpdateInputSerializer,
+    ProfileOutputSerializer,
+    RatingInputSerializer,
+    RatingOutputSerializer,
+    ResolveInputSerializer,
 )
-from kazi.errors import Forbidden
+from kazi.errors import Forbidden, NotFound
 from payments.serializers import DepositRequestSerializer, StkRequestOutputSerializer
 from payments.stk import stk_request
 
@@ -158,6 +166,111 @@ class JobCancelApi(APIView):
         owned_job(request, job_id)
         services.job_cancel(job_id=job_id)
         return job_response(request, job_id)
+
+
+class JobDeliverApi(APIView):
+    @extend_schema(request=None, responses={200: JobOutputSerializer}, examples=[JOB_EXAMPLE])
+    def post(self, request: Request, job_id: int) -> Response:
+        """The assigned worker marks the work delivered; the employer's silence window starts."""
+        visible_job(request, job_id)
+        services.job_deliver(job_id=job_id, employee=request.user)
+        return job_response(request, job_id)
+
+
+class JobDisputeApi(APIView):
+    @extend_schema(
+        request=DisputeInputSerializer,
+        responses={200: JobOutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Dispute",
+                request_only=True,
+                value={"reason": "Only one of the two rooms was painted."},
+            ),
+            JOB_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        """The employer or the assigned worker stops the money until an arbiter decides."""
+        visible_job(request, job_id)
+        data = DisputeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.job_dispute(job_id=job_id, user=request.user, **data.validated_data)
+        return job_response(request, job_id)
+
+
+class JobDisputeMessagesApi(APIView):
+    @extend_schema(
+        request=DisputeMessageInputSerializer,
+        responses={201: DisputeMessageOutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Evidence", request_only=True, value={"text": "Photos sent to the arbiter."}
+            )
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        """Evidence from either party, or a note from an arbiter."""
+        visible_job(request, job_id)
+        data = DisputeMessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.dispute_message_add(
+            job_id=job_id, author=request.user, **data.validated_data
+        )
+        return Response(DisputeMessageOutputSerializer(message).data, status.HTTP_201_CREATED)
+
+
+class JobResolveApi(APIView):
+    @extend_schema(
+        request=ResolveInputSerializer,
+        responses={200: JobOutputSerializer},
+        examples=[
+            OpenApiExample(
+                "60/40",
+                request_only=True,
+                value={"to_employee": "900.00", "to_employer": "600.00", "note": "Half done."},
+            ),
+            JOB_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        """An arbiter splits what the escrow holds; each side is paid its share."""
+        visible_job(request, job_id)
+        data = ResolveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.job_resolve(job_id=job_id, arbiter=request.user, **data.validated_data)
+        return job_response(request, job_id)
+
+
+class JobRatingApi(APIView):
+    @extend_schema(
+        request=RatingInputSerializer,
+        responses={201: RatingOutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Five stars", request_only=True, value={"score": 5, "comment": "Neat work."}
+            )
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        """Each side rates the other once, after the job is completed or resolved."""
+        visible_job(request, job_id)
+        data = RatingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating = services.job_rate(job_id=job_id, rater=request.user, **data.validated_data)
+        return Response(RatingOutputSerializer(rating).data, status.HTTP_201_CREATED)
+
+
+class UserProfileApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ProfileOutputSerializer})
+    def get(self, request: Request, user_id: int) -> Response:
+        """A user's public profile: nothing private (no phone number, no email)."""
+        profile = selectors.public_profile(user_id)
+        if profile is None:
+            raise NotFound("No such user.")
+        return Response(ProfileOutputSerializer(profile).data)
 
 
 class JobDepositApi(APIView):

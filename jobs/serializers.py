@@ -1,10 +1,12 @@
+from decimal import Decimal
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from escrow.models import EscrowContract
 from jobs import visibility
-from jobs.models import JobApplication, JobListing, JobStatus
+from jobs.models import JobApplication, JobListing, JobStatus, Rating
 from kazi.serializers import StrictInputSerializer, budget_field
 from payments.models import MobileMoneyPayout
 
@@ -48,6 +50,8 @@ class PayoutOutputSerializer(serializers.ModelSerializer):
         model = MobileMoneyPayout
         fields = [
             "reference",
+            "kind",
+            "recipient",
             "status",
             "amount",
             "phone_number",
@@ -77,6 +81,23 @@ class DepositInstructionsSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
+class DisputeMessageOutputSerializer(serializers.Serializer):
+    author = PartySerializer()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class DisputeOutputSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    raised_by = PartySerializer()
+    raised_at = serializers.DateTimeField(source="created_at")
+    messages = DisputeMessageOutputSerializer(many=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    to_employee = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    to_employer = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    note = serializers.CharField()
+
+
 class JobOutputSerializer(serializers.ModelSerializer):
     """A job as context["viewer"] may see it: jobs/visibility.py decides, per field and role.
     The shape never depends on the viewer: every key is always present, and a value the viewer
@@ -91,6 +112,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     payout = serializers.SerializerMethodField()
     payouts = PayoutOutputSerializer(source="escrow.payouts", many=True, read_only=True)
     deposit_instructions = serializers.SerializerMethodField()
+    dispute = serializers.SerializerMethodField()
 
     class Meta:
         model = JobListing
@@ -107,6 +129,9 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "payout",
             "payouts",
             "deposit_instructions",
+            "dispute",
+            "delivered_at",
+            "auto_release_at",
             "created_at",
             "updated_at",
         ]
@@ -133,6 +158,15 @@ class JobOutputSerializer(serializers.ModelSerializer):
                 "amount": escrow.remaining_amount,
             }
         ).data
+
+    @extend_schema_field(
+        DisputeOutputSerializer(
+            allow_null=True, help_text="Null unless disputed and you are a party or staff"
+        )
+    )
+    def get_dispute(self, job: JobListing) -> dict | None:
+        dispute = getattr(job.escrow, "dispute", None)
+        return DisputeOutputSerializer(dispute).data if dispute else None
 
     def to_representation(self, job: JobListing) -> dict:
         data = super().to_representation(job)
@@ -173,3 +207,49 @@ class ApplicationOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobApplication
         fields = ["id", "job", "employee", "phone_number", "message", "created_at"]
+
+
+class DisputeInputSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DisputeMessageInputSerializer(StrictInputSerializer):
+    text = serializers.CharField(max_length=2000)
+
+
+def share_field() -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.00"), help_text="KES, 2 places"
+    )
+
+
+class ResolveInputSerializer(StrictInputSerializer):
+    to_employee = share_field()
+    to_employer = share_field()
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class RatingInputSerializer(StrictInputSerializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class RatingOutputSerializer(serializers.ModelSerializer):
+    rater = PartySerializer()
+    ratee = PartySerializer()
+
+    class Meta:
+        model = Rating
+        fields = ["id", "job", "rater", "ratee", "score", "comment", "created_at"]
+
+
+class ProfileOutputSerializer(serializers.Serializer):
+    """What anyone may know of a user: no phone number, no email."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    user_type = serializers.CharField()
+    rating_average = serializers.DecimalField(max_digits=3, decimal_places=2, allow_null=True)
+    ratings_count = serializers.IntegerField()
+    jobs_completed = serializers.IntegerField()
+    date_joined = serializers.DateTimeField()

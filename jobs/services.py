@@ -2,13 +2,20 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from escrow import services as escrow_services
-from escrow.models import EscrowContract, EscrowStatus
-from jobs.models import JOB_MACHINE, JobApplication, JobListing, JobStatus
+from escrow.models import Dispute, DisputeMessage, EscrowContract, EscrowStatus
+from jobs.models import JOB_MACHINE, JobApplication, JobListing, JobStatus, Rating
 from kazi.errors import Conflict, DomainError, Forbidden
+from notifications.messages import Event
+from notifications.services import notify
+
+COMPLETABLE = {JobStatus.IN_PROGRESS, JobStatus.DELIVERED}
+RATEABLE = {JobStatus.COMPLETED, JobStatus.RESOLVED}
 
 
 def _locked(job_id: int) -> tuple[JobListing, EscrowContract]:
@@ -76,7 +83,35 @@ def job_assign(*, job_id: int, employee_id: int) -> JobListing:
     job.employee = employee
     job.save()
     escrow_services.escrow_assign(escrow=escrow, employee=employee)
+    notify(
+        user=employee,
+        event=Event.ASSIGNED,
+        subject=escrow.contract_id,
+        job=job.title,
+        amount=escrow.amount,
+    )
     _start_if_ready(job, escrow)
+    return job
+
+
+@transaction.atomic
+def job_deliver(*, job_id: int, employee: User) -> JobListing:
+    """The assigned worker says the work is done: the employer now has AUTO_RELEASE_SECONDS to
+    complete or dispute, after which the escrow is released as if they had completed it."""
+    job, _ = _locked(job_id)
+    if job.employee_id != employee.pk:
+        raise Forbidden("Only the worker assigned to this job can deliver it.")
+    JOB_MACHINE.apply(job, "deliver")
+    job.delivered_at = timezone.now()
+    job.auto_release_at = job.delivered_at + settings.AUTO_RELEASE_AFTER
+    job.save()
+    notify(
+        user=job.employer,
+        event=Event.DELIVERED,
+        subject=f"{job.escrow_contract_id}:{job.delivered_at:%Y%m%d%H%M%S}",
+        job=job.title,
+        deadline=job.auto_release_at,
+    )
     return job
 
 
@@ -84,15 +119,143 @@ def job_assign(*, job_id: int, employee_id: int) -> JobListing:
 def job_complete(*, job_id: int) -> JobListing:
     """The employer approves the work: the escrow is released to the worker, then paid out."""
     job, escrow = _locked(job_id)
-    if job.status != JobStatus.IN_PROGRESS or escrow.status != EscrowStatus.IN_PROGRESS:
+    _complete(job, escrow)
+    return job
+
+
+def _complete(job: JobListing, escrow: EscrowContract) -> None:
+    if job.status not in COMPLETABLE or escrow.status != EscrowStatus.IN_PROGRESS:
         raise Conflict(
-            f"Only work in progress can be completed; the job is {job.status} "
+            f"Only work in progress or delivered can be completed; the job is {job.status} "
             f"and its escrow {escrow.status}."
         )
     JOB_MACHINE.apply(job, "complete")
     job.save()
     escrow_services.escrow_complete(escrow=escrow)
-    return job
+
+
+@transaction.atomic
+def job_auto_release(*, job_id: int) -> bool:
+    """Release a delivered job whose silence window has passed (P15): checked again under the
+    row lock, so a completion, a dispute or another sweep that got there first wins."""
+    job, escrow = _locked(job_id)
+    due = job.auto_release_at is not None and job.auto_release_at <= timezone.now()
+    if job.status != JobStatus.DELIVERED or not due:
+        return False
+    _complete(job, escrow)
+    return True
+
+
+@transaction.atomic
+def job_auto_release_remind(*, job_id: int) -> bool:
+    """Mark that the employer was told the release is coming (once), if it still is."""
+    job = JobListing.objects.select_for_update(of=("self",)).select_related("employer")
+    job = job.get(pk=job_id)
+    if job.status != JobStatus.DELIVERED or job.auto_release_reminded_at:
+        return False
+    job.auto_release_reminded_at = timezone.now()
+    job.save(update_fields=["auto_release_reminded_at", "updated_at"])
+    notify(
+        user=job.employer,
+        event=Event.AUTO_RELEASE_SOON,
+        subject=f"{job.escrow_contract_id}:{job.delivered_at:%Y%m%d%H%M%S}",
+        job=job.title,
+        deadline=job.auto_release_at,
+    )
+    return True
+
+
+@transaction.atomic
+def job_dispute(*, job_id: int, user: User, reason: str) -> Dispute:
+    """Either party stops the money: no release, auto-release or cancel until an arbiter
+    resolves it (P13)."""
+    job, escrow = _locked(job_id)
+    if user.pk not in {job.employer_id, job.employee_id} or job.employee_id is None:
+        raise Forbidden("Only the employer and the assigned worker can dispute this job.")
+    JOB_MACHINE.target(job.status, "dispute")  # refuse before anything changes
+    dispute = escrow_services.escrow_dispute(escrow=escrow, raised_by=user, reason=reason)
+    JOB_MACHINE.apply(job, "dispute")
+    job.save()
+    for party in (job.employer, job.employee):
+        notify(
+            user=party,
+            event=Event.DISPUTE_RAISED,
+            subject=escrow.contract_id,
+            by=user.get_full_name(),
+            job=job.title,
+        )
+    return dispute
+
+
+@transaction.atomic
+def dispute_message_add(*, job_id: int, author: User, text: str) -> DisputeMessage:
+    """Evidence from either party, or a note from an arbiter, while the dispute is open."""
+    job, escrow = _locked(job_id)
+    dispute = Dispute.objects.filter(escrow=escrow).first()
+    if dispute is None:
+        raise Conflict("This job has no dispute.")
+    if author.pk not in {job.employer_id, job.employee_id} and not can_arbitrate(author):
+        raise Forbidden("Only the two parties and arbiters can write in a dispute.")
+    if not dispute.is_open:
+        raise Conflict("This dispute has been resolved.")
+    return DisputeMessage.objects.create(dispute=dispute, author=author, text=text)
+
+
+def can_arbitrate(user: User) -> bool:
+    return user.is_active and user.is_staff and user.has_perm("escrow.resolve_dispute")
+
+
+@transaction.atomic
+def job_resolve(
+    *,
+    job_id: int,
+    arbiter: User,
+    to_employee: Decimal,
+    to_employer: Decimal,
+    note: str = "",
+) -> Dispute:
+    """An arbiter splits a disputed escrow; each side with a share is paid it."""
+    if not can_arbitrate(arbiter):
+        raise Forbidden("Only arbiters can resolve disputes.")
+    job, escrow = _locked(job_id)
+    JOB_MACHINE.target(job.status, "resolve")
+    dispute = escrow_services.escrow_resolve(
+        escrow=escrow,
+        arbiter=arbiter,
+        to_employee=to_employee,
+        to_employer=to_employer,
+        note=note,
+    )
+    JOB_MACHINE.apply(job, "resolve")
+    job.save()
+    for party in (job.employer, job.employee):
+        notify(
+            user=party,
+            event=Event.DISPUTE_RESOLVED,
+            subject=escrow.contract_id,
+            job=job.title,
+            to_employee=to_employee,
+            to_employer=to_employer,
+        )
+    return dispute
+
+
+@transaction.atomic
+def job_rate(*, job_id: int, rater: User, score: int, comment: str = "") -> Rating:
+    """Each side rates the other once the job has ended with money paid out."""
+    job = JobListing.objects.select_for_update().get(pk=job_id)
+    if rater.pk not in {job.employer_id, job.employee_id} or job.employee_id is None:
+        raise Forbidden("Only the employer and the worker of this job can rate it.")
+    if job.status not in RATEABLE:
+        raise Conflict("A job can be rated once it is completed or its dispute resolved.")
+    ratee_id = job.employee_id if rater.pk == job.employer_id else job.employer_id
+    try:
+        with transaction.atomic():
+            return Rating.objects.create(
+                job=job, rater=rater, ratee_id=ratee_id, score=score, comment=comment
+            )
+    except IntegrityError:
+        raise Conflict("You have already rated this job.") from None
 
 
 @transaction.atomic
@@ -110,6 +273,25 @@ def job_credit_deposit(
 ) -> None:
     """Credit money received for this job's escrow (both rows locked by the caller)."""
     escrow_services.escrow_credit(escrow=escrow, amount=amount, source_key=source_key)
+    if escrow.remaining_amount:
+        notify(
+            user=job.employer,
+            event=Event.DEPOSIT_RECEIVED,
+            subject=source_key,
+            job=job.title,
+            amount=amount,
+            owed=escrow.remaining_amount,
+            reference=escrow.contract_id,
+        )
+    else:
+        for party in filter(None, (job.employer, job.employee)):
+            notify(
+                user=party,
+                event=Event.ESCROW_FUNDED,
+                subject=escrow.contract_id,
+                job=job.title,
+                amount=escrow.amount,
+            )
     _start_if_ready(job, escrow)
 
 

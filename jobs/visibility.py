@@ -23,6 +23,8 @@ JOB_FIELDS_SHOWN_TO: dict[str, frozenset[Role]] = {
     "employee": frozenset({Role.EMPLOYER, Role.STAFF, Role.WORKER}),
     # How to pay is the payer's business.
     "deposit_instructions": frozenset({Role.EMPLOYER, Role.STAFF}),
+    # A quarrel is the two parties' and the arbiters' business.
+    "dispute": frozenset({Role.EMPLOYER, Role.STAFF, Role.WORKER}),
 }
 
 # A payout's fields that concern only its payee, the job's employer and staff.
@@ -47,4 +49,4 @@ def hidden_job_fields(viewer: User, job: JobListing) -> list[str]:
 def shows_payout_details(viewer: User, payout: MobileMoneyPayout) -> bool:
     """A worker sees the details of the payouts that pay them, not of a refund to the employer."""
     job = payout.escrow_contract.job_listing  # no query: jobs_visible_to loaded both
-    return viewer.pk == payout.employee_id or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}
+    return viewer.pk == payout.paid_to_id or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}

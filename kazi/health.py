@@ -8,6 +8,8 @@ from rest_framework.views import APIView
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
+from payments.daraja import sandbox_health
+from payments.daraja.client import credentials_state
 
 
 def _check(probe: object) -> str:
@@ -43,12 +45,28 @@ class HealthApi(APIView):
                 "database": serializers.CharField(),
                 "ledger": serializers.CharField(),
                 "broker": serializers.CharField(),
+                "mpesa": serializers.CharField(
+                    help_text="What Daraja last said of our credentials, without asking it: ok "
+                    "(a token is held), untested, or error: credentials refused (code)"
+                ),
+                "sandbox": serializers.CharField(
+                    required=False,
+                    help_text="The local stand-ins for Daraja and the payout providers, on the "
+                    "embedded default only: ok, or error: why",
+                ),
             },
         ),
         examples=[
             OpenApiExample(
                 "Embedded default",
-                value={"status": "ok", "database": "ok", "ledger": "ok", "broker": "in-process"},
+                value={
+                    "status": "ok",
+                    "database": "ok",
+                    "ledger": "ok",
+                    "broker": "in-process",
+                    "mpesa": "ok",
+                    "sandbox": "ok",
+                },
             )
         ],
     )
@@ -57,7 +75,10 @@ class HealthApi(APIView):
             "database": _check(_database),
             "ledger": _check(lambda: get_ledger().health()),
             "broker": _check(_broker),
+            "mpesa": _check(credentials_state),
         }
+        if (sandbox := sandbox_health()) is not None:
+            checks["sandbox"] = sandbox
         healthy = all(not value.startswith("error") for value in checks.values())
         return Response({"status": "ok" if healthy else "degraded", **checks})
 

@@ -73,7 +73,9 @@ def celery_runner(schedule: list[Entry]) -> Callable[[Entry], object]:
         close_old_connections()  # as around a request, or a task in a worker: none is kept
         try:
             task = app.tasks[entry.task]
-            return task.apply(args=entry.args, kwargs=entry.kwargs, throw=True).get()
+            # throw=True raises the task's error here; .result, not .get(): get() refuses to
+            # run inside another task's context, which a test or a task may leave behind.
+            return task.apply(args=entry.args, kwargs=entry.kwargs, throw=True).result
         finally:
             close_old_connections()
 

@@ -127,6 +127,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["kazi.formats"]
 TIME_ZONE = "Africa/Nairobi"
 USE_I18N = True
 USE_TZ = True
@@ -160,7 +163,12 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
     "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
     "mpesa-reconcile": {"task": "payments.tasks.mpesa_reconcile", "schedule": 60.0},
+    "auto-release": {"task": "jobs.tasks.auto_release_sweep", "schedule": 60.0},
+    "notification-sweep": {"task": "notifications.tasks.notification_sweep", "schedule": 60.0},
 }
+# After the worker delivers, the employer has this long to complete or dispute; then the escrow
+# is released as if they had completed it (7 days; `AUTO_RELEASE_SECONDS=30 make run` to watch).
+AUTO_RELEASE_AFTER = timedelta(seconds=int(env("AUTO_RELEASE_SECONDS", str(7 * 24 * 3600))))
 # Without Celery beat (the embedded default), `manage.py run_periodic` runs the schedule above
 # in-process, waking up this often to see what is due.
 PERIODIC_TICK_SECONDS = float(env("PERIODIC_TICK_SECONDS", "10"))
@@ -226,10 +234,18 @@ STELLAR_PAYOUT_ACCOUNT = required(
     "STELLAR_PAYOUT_ACCOUNT", "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"
 )
 
+# --- The sandbox: local stand-ins for Daraja and the payout providers (`python -m sandbox`) ---
+# Its own process (`make run` starts it), at the real APIs' paths; the app reaches it through its
+# real clients over HTTP, so only the base URL differs from production. Never used in production.
+SANDBOX_PORT = int(env("SANDBOX_PORT", "8002"))
+SANDBOX_URL = env("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
+
 # --- M-Pesa (Daraja) ---
-# "local": an in-process Daraja that speaks the real wire formats; "sandbox" or "production".
-MPESA_ENV = env("MPESA_ENV", "local")
-LOCAL_DARAJA_PATH = Path(env("LOCAL_DARAJA_PATH", str(VAR_DIR / "daraja.sqlite3")))
+# "local": the sandbox's Daraja at SANDBOX_URL (the embedded default); "sandbox" or "production":
+# Safaricom's. Production refuses "local".
+MPESA_ENV = env("MPESA_ENV", "production" if PRODUCTION else "local")
+if PRODUCTION and MPESA_ENV == "local":
+    raise ImproperlyConfigured("MPESA_ENV=local (the sandbox) is refused when KAZI_ENV=production")
 MPESA_SHORTCODE = required("MPESA_SHORTCODE", "600000")
 MPESA_CONSUMER_KEY = required("MPESA_CONSUMER_KEY", "local-consumer-key")
 MPESA_CONSUMER_SECRET = required("MPESA_CONSUMER_SECRET", "local-consumer-secret")
@@ -237,6 +253,8 @@ MPESA_PASSKEY = required("MPESA_PASSKEY", "local-passkey")
 MPESA_INITIATOR_NAME = required("MPESA_INITIATOR_NAME", "kazi-initiator")
 MPESA_SECURITY_CREDENTIAL = required("MPESA_SECURITY_CREDENTIAL", "local-security-credential")
 # Where Safaricom reaches our callbacks, and an optional secret it must send back (?token=...).
+# Daraja refuses URLs naming M-PESA, Safaricom, exe, exec, cmd, SQL or query, and in production
+# any but public https ones (payments/daraja/callback_urls.py checks them all).
 MPESA_CALLBACK_BASE_URL = required("MPESA_CALLBACK_BASE_URL", "http://127.0.0.1:8000")
 MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN")
 MPESA_C2B_RESPONSE_TYPE = env("MPESA_C2B_RESPONSE_TYPE", "Completed")
@@ -261,6 +279,20 @@ MPESA_CALLBACK_ALLOWED_IPS = env_list(
     SAFARICOM_CALLBACK_IPS + ("" if PRODUCTION else ",127.0.0.1,::1"),
 )
 
+# --- Email: the console on the embedded default, SMTP from the environment in production ---
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(env("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Kazi Trust <no-reply@kazitrust.co.ke>")
+
 # --- SMS and USSD ---
 SMS_BACKEND = env("SMS_BACKEND", "console")  # console | africastalking
 AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", "sandbox")
@@ -271,7 +303,8 @@ USSD_GATEWAY_API_KEY = env("USSD_GATEWAY_API_KEY")
 USSD_SERVICE_CODE = env("USSD_SERVICE_CODE", "*384*1234#")
 
 # --- Payouts ---
-PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "local")  # local | intersend | intasend | mpesa_b2c
+# mpesa_b2c (the embedded default, through the sandbox's Daraja) | intersend | intasend
+PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", "mpesa_b2c")
 
 
 def provider_required(name: str, provider: str, embedded_default: str) -> str:
@@ -280,12 +313,14 @@ def provider_required(name: str, provider: str, embedded_default: str) -> str:
     return required(name, embedded_default) if chosen else env(name, embedded_default)
 
 
-# "local": an in-process Intersend that checks signatures and calls back like the real one.
+# "local": an in-process Intersend that checks signatures and calls back like the real one (a
+# stand-in on its way to the sandbox; refused in production).
 INTERSEND_API_URL = provider_required("INTERSEND_API_URL", "intersend", "local")
 INTERSEND_API_KEY = provider_required("INTERSEND_API_KEY", "intersend", "local-intersend-key")
 INTERSEND_API_SECRET = provider_required(
     "INTERSEND_API_SECRET", "intersend", "local-intersend-secret"
 )
+# Where the in-process Intersend and IntaSend stand-ins keep their state (with a suffix each).
 LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
 # The shortcode M-Pesa B2C payouts are paid from, usually not the Pay Bill employers pay into.
 MPESA_B2C_SHORTCODE = provider_required("MPESA_B2C_SHORTCODE", "mpesa_b2c", MPESA_SHORTCODE)
@@ -297,6 +332,14 @@ INTASEND_SECRET_KEY = provider_required("INTASEND_SECRET_KEY", "intasend", "loca
 INTASEND_WEBHOOK_CHALLENGE = provider_required(
     "INTASEND_WEBHOOK_CHALLENGE", "intasend", "local-intasend-challenge"
 )
+_chosen_api_url = {"intersend": INTERSEND_API_URL, "intasend": INTASEND_API_URL}
+if PRODUCTION and _chosen_api_url.get(PAYOUT_PROVIDER) == "local":
+    raise ImproperlyConfigured("a local payout stand-in is refused when KAZI_ENV=production")
+# An API device (IntaSend dashboard, API Devices: its id, and the private key of the public key
+# given there) signs each approval's nonce. Unset: approvals carry the nonce unsigned. The key is
+# a secret: from the environment only, a PEM whose line breaks may be written as \n.
+INTASEND_DEVICE_ID = env("INTASEND_DEVICE_ID")
+INTASEND_DEVICE_PRIVATE_KEY = env("INTASEND_DEVICE_PRIVATE_KEY").replace("\\n", "\n")
 
 LOGGING = {
     "version": 1,

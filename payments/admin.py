@@ -76,7 +76,8 @@ class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
 
     list_display = [
         "reference",
-        "employee",
+        "paid_to",
+        "kind",
         "phone_number",
         "amount",
         "status",

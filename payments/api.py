@@ -39,9 +39,9 @@ from payments.daraja.payloads import (
 from payments.models import MobileMoneyPayout, ProviderCallback, StkPushRequest
 from payments.payers import mpesa_time
 from payments.providers import intasend, mpesa_b2c
-from payments.providers.base import PayoutResult
+from payments.providers.base import PayoutKeys, PayoutResult
 from payments.providers.intersend import outcome, signature_valid
-from payments.selectors import payout_by_tracking_id
+from payments.selectors import payout_by_tracking_id, payout_named_by
 
 log = logging.getLogger(__name__)
 RECEIPT = re.compile(r"[A-Za-z0-9]{1,20}")
@@ -386,27 +386,24 @@ class MpesaTransactionStatusResultApi(DarajaCallbackApi):
 
 @acknowledged_by_daraja(ResultEnvelopeSerializer)
 class MpesaB2CResultApi(DarajaCallbackApi):
-    """M-Pesa's verdict on a B2C payout, keyed by our reference as OriginatorConversationID;
-    repeated or late verdicts never change a decided outcome."""
+    """M-Pesa's verdict on a B2C payout, matched by the ids Daraja gave the request and the
+    receipt; repeated or late verdicts never change a decided outcome. A verdict about no
+    payout of ours is kept and acknowledged: Daraja has nothing to correct by sending it again."""
 
     kind = ProviderCallback.Kind.MPESA_B2C
     serializer_class = ResultEnvelopeSerializer
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        result = result_of(data, "OriginatorConversationID")
-        return self.apply(result["OriginatorConversationID"], mpesa_b2c.result_outcome(result))
+        result = data["Result"]
+        return self.apply(mpesa_b2c.result_keys(result), mpesa_b2c.result_outcome(result))
 
     @staticmethod
-    def apply(reference: str, result: PayoutResult) -> tuple[str, Response]:
-        if not MobileMoneyPayout.objects.filter(reference=reference).exists():
-            raise Refused(
-                f"rejected: unknown payout {reference!r}",
-                status.HTTP_404_NOT_FOUND,
-                "Unknown OriginatorConversationID",
-                code="1",
-            )
-        payout = payouts.payout_apply_result(reference=reference, result=result)
-        return f"{reference}: {payout.status}", Response(ACCEPTED)
+    def apply(keys: PayoutKeys, result: PayoutResult) -> tuple[str, Response]:
+        payout = payout_named_by(keys)
+        if payout is None:
+            return f"unmatched: names no payout of ours ({keys})", Response(ACCEPTED)
+        payout = payouts.payout_apply_result(reference=payout.reference, result=result)
+        return f"{payout.reference}: {payout.status}", Response(ACCEPTED)
 
 
 class MpesaB2CTimeoutApi(MpesaB2CResultApi):
@@ -414,19 +411,22 @@ class MpesaB2CTimeoutApi(MpesaB2CResultApi):
     so nothing changes; the sweep's status query settles the payout."""
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
-        reference = result_of(data, "OriginatorConversationID")["OriginatorConversationID"]
-        return f"timeout for {reference}: left for the status query", Response(ACCEPTED)
+        keys = mpesa_b2c.result_keys(data["Result"])
+        payout = payout_named_by(keys)
+        if payout is None:
+            return f"timeout naming no payout of ours ({keys})", Response(ACCEPTED)
+        return f"timeout for {payout.reference}: left for the status query", Response(ACCEPTED)
 
 
 class MpesaB2CStatusResultApi(MpesaB2CResultApi):
-    """The answer to a Transaction Status query about a B2C payout, which names it by the
-    Occasion we asked with. A query that found nothing decides nothing: the payout stays in
-    flight and is asked about again, never sent again."""
+    """The answer to a Transaction Status query about a B2C payout, which names it in its
+    ResultParameters (its own ids are the query's). A query that found nothing decides
+    nothing: the payout stays in flight and is asked about again, never sent again."""
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Result"]
         answer = mpesa_b2c.status_outcome(result)
-        outcome, response = self.apply(mpesa_b2c.status_reference(result), answer)
+        outcome, response = self.apply(mpesa_b2c.status_keys(result), answer)
         if answer.outcome == "not_found":
             outcome += f" (M-Pesa found nothing: {answer.reason})"
         return outcome, response
@@ -485,8 +485,11 @@ class IntersendPayoutCallbackApi(ProviderCallbackApi):
 
 
 class IntasendEventSerializer(serializers.Serializer):
+    """IntaSend's pages show events with a `status_code` and without one (status words only)."""
+
     tracking_id = serializers.CharField(max_length=64)
-    status_code = serializers.CharField(max_length=10)
+    status = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    status_code = serializers.CharField(required=False, allow_blank=True, max_length=10)
     transactions = serializers.ListField(child=serializers.DictField(), min_length=1)
 
 

@@ -17,11 +17,14 @@ from jobs.services import job_credit_deposit
 from payments.models import (
     DepositStatus,
     MpesaDeposit,
+    PayoutKind,
+    PayoutRecipient,
     ProviderCallback,
     StkPushRequest,
     StkStatus,
 )
 from payments.payers import full_msisdn, mpesa_time, same_payer
+from payments.payouts import payout_open
 
 CENT = Decimal("0.01")
 
@@ -151,6 +154,16 @@ def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | Non
         return existing
     if credited:
         job_credit_deposit(job=job, escrow=escrow, amount=credited, source_key=payment.trans_id)
+    if deposit.surplus_amount > 0:  # paid more than the escrow needed: straight back
+        payout_open(
+            kind=PayoutKind.SURPLUS,
+            recipient=PayoutRecipient.EMPLOYER,
+            user=escrow.employer,
+            amount=deposit.surplus_amount,
+            reference=f"SURPLUS_{payment.trans_id}",
+            escrow=escrow,
+            deposit=deposit,
+        )
     return deposit
 
 

@@ -226,14 +226,53 @@ PAYOUT_MACHINE = StateMachine(
 )
 
 
+class PayoutKind(models.TextChoices):
+    RELEASE = "release", "Release to the worker"
+    REFUND = "refund", "Refund of a cancelled job"
+    SURPLUS = "surplus", "Overpayment or unmatched money returned"
+    DISPUTE_SHARE = "dispute_share", "Share of a resolved dispute"
+
+
+class PayoutRecipient(models.TextChoices):
+    EMPLOYEE = "employee", "Worker"
+    EMPLOYER = "employer", "Employer (or payer)"
+
+
 class MobileMoneyPayout(models.Model):
+    """Money sent to a phone: a release or a dispute share to the worker, a refund, a dispute
+    share or a surplus back to the employer, or unmatched money back to whoever paid it."""
+
     escrow_contract = models.ForeignKey(
-        "escrow.EscrowContract", on_delete=models.PROTECT, related_name="payouts"
+        "escrow.EscrowContract",
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        null=True,
+        blank=True,
+        help_text="None for unmatched money returned",
     )
-    employee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    deposit = models.ForeignKey(
+        MpesaDeposit,
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        null=True,
+        blank=True,
+        help_text="The deposit whose surplus or unmatched money this returns",
     )
-    reference = models.CharField(max_length=40, unique=True, help_text="Our PAYOUT_... reference")
+    paid_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        null=True,
+        blank=True,
+        help_text="The user paid, if the phone is a user's",
+    )
+    kind = models.CharField(max_length=13, choices=PayoutKind.choices, default=PayoutKind.RELEASE)
+    recipient = models.CharField(
+        max_length=8, choices=PayoutRecipient.choices, default=PayoutRecipient.EMPLOYEE
+    )
+    reference = models.CharField(
+        max_length=64, unique=True, help_text="Ours: PAYOUT_, REFUND_, SHARE_ or SURPLUS_..."
+    )
     phone_number = models.CharField(max_length=16)
     amount = money_field()
     transaction_reference = models.CharField(

@@ -20,6 +20,8 @@ def reversal_request(*, deposit_id: int, requested_by: User | None) -> MpesaReve
     deposit = MpesaDeposit.objects.select_for_update().get(pk=deposit_id)
     if hasattr(deposit, "reversal"):
         return deposit.reversal
+    if deposit.payouts.exists():  # surpluses go back by payout on their own
+        raise Conflict(f"{deposit.transaction_reference} is being returned by payout already.")
     amount = owed_back(deposit)
     if amount <= 0:
         raise Conflict(f"{deposit.transaction_reference}: nothing is owed back.")

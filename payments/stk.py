@@ -14,6 +14,7 @@ from escrow.models import EscrowContract
 from kazi.errors import Conflict, DomainError
 from kazi.money import MAX_MPESA_TRANSACTION
 from payments.daraja import DarajaError, DarajaUnavailable, callback_url, get_daraja
+from payments.daraja.client import DarajaCredentialsRefused
 from payments.deposits import ReceivedPayment, deposit_record
 from payments.models import STK_MACHINE, MpesaDeposit, StkPushRequest, StkStatus
 
@@ -66,6 +67,11 @@ def stk_request(
             description="Kazi escrow",
             callback_url=callback_url("mpesa-stk-callback"),
         )
+    except DarajaCredentialsRefused:
+        raise ProviderUnavailable(
+            "M-Pesa payments are unavailable: Safaricom refused our M-Pesa credentials. "
+            "Pay by Pay Bill, or try again later."
+        ) from None
     except DarajaUnavailable:
         raise ProviderUnavailable("M-Pesa did not answer. Try again in a minute.") from None
     except DarajaError as exc:

@@ -4,8 +4,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from payments import payouts, reversals, stk
-from payments.daraja import DarajaUnavailable
-from payments.inprocess import deliver_in_process
 from payments.models import (
     MpesaReversal,
     PayoutStatus,
@@ -13,10 +11,13 @@ from payments.models import (
     StkPushRequest,
     StkStatus,
 )
-from payments.providers import PayoutUnavailable, get_payout_provider
+from payments.unavailable import RetriedWhenUnavailable, Unavailable
 
+# A provider that cannot take the request now (PayoutUnavailable, DarajaUnavailable) is asked
+# again with exponential backoff and jitter, never sooner than its Retry-After.
 _RETRY = {
-    "autoretry_for": (PayoutUnavailable,),
+    "base": RetriedWhenUnavailable,
+    "autoretry_for": (Unavailable,),
     "retry_backoff": 2,
     "retry_backoff_max": 300,
     "retry_jitter": True,
@@ -45,14 +46,7 @@ def payout_sweep() -> int:
     return sum(len(ids) for ids in stuck.values())
 
 
-@shared_task
-def local_payout_callback(reference: str) -> None:
-    """The local provider finishing a transfer and calling us back with the outcome."""
-    result = get_payout_provider().settle(reference)
-    payouts.payout_apply_result(reference=reference, result=result)
-
-
-@shared_task(**{**_RETRY, "autoretry_for": (DarajaUnavailable,)})
+@shared_task(**_RETRY)
 def reversal_send(reversal_id: int) -> None:
     reversals.reversal_send(reversal_id=reversal_id)
 
@@ -74,26 +68,31 @@ def mpesa_reconcile() -> int:
     return len(stale) + len(waiting)
 
 
-@shared_task(autoretry_for=(httpx.HTTPError,), retry_backoff=2, max_retries=5)
-def deliver_callback(url: str, body: str, headers: dict[str, str] | None = None) -> None:
-    """A local stand-in (Daraja, Intersend) calling one of our callback URLs."""
-    deliver_in_process(url, body, headers)
+def _post_to_ourselves(url: str, body: str, headers: dict[str, str] | None = None) -> None:
+    """A payout stand-in still in-process (Intersend, IntaSend; the sandbox takes them next)
+    calling our callback URL, over HTTP like the real provider."""
+    httpx.post(
+        url,
+        content=body.encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        timeout=30,
+    )
 
 
-@shared_task
+@shared_task(autoretry_for=(httpx.TransportError,), retry_backoff=2, max_retries=3)
 def local_intersend_settle(reference: str) -> None:
     """The local Intersend finishing a transfer and calling our callback URL, signed."""
     from payments.providers import get_local_intersend
 
     local = get_local_intersend()
     body, headers = local.callback(reference)
-    deliver_in_process(local.callback_url, body, headers)
+    _post_to_ourselves(local.callback_url, body, headers)
 
 
-@shared_task
+@shared_task(autoretry_for=(httpx.TransportError,), retry_backoff=2, max_retries=3)
 def local_intasend_settle(tracking_id: str) -> None:
     """The local IntaSend finishing a batch and posting the event to our webhook."""
     from payments.providers import get_local_intasend
 
     local = get_local_intasend()
-    deliver_in_process(local.callback_url, local.event(tracking_id))
+    _post_to_ourselves(local.callback_url, local.event(tracking_id))

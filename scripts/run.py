@@ -3,14 +3,17 @@ output prefixed with its name. Migrates, starts each process in order (waiting u
 before the next), prints where things are, and stops them all on Ctrl-C or SIGTERM, or when one of
 them exits.
 
+- sandbox:  the stand-ins for Daraja and the payout providers (`python -m sandbox`, SANDBOX_PORT),
+            at the real APIs' paths; once it answers, our C2B URLs are registered with it
+            (`manage.py mpesa_register_urls`, as with Safaricom). Only with MPESA_ENV=local.
 - stellar:  the Stellar contract service, local backend (`python -m stellar_service`, STELLAR_PORT)
 - web:      the API under gunicorn (threads; `--dev`: Django's auto-reloading runserver)
 - periodic: CELERY_BEAT_SCHEDULE run in-process (`manage.py run_periodic`): no beat here
 
 Adding a process is one line in `processes()`.
 
-Settings (environment): PORT (8000), STELLAR_PORT (8001), WEB_WORKERS and WEB_THREADS (gunicorn;
-see `web_command`), PERIODIC_TICK_SECONDS (10), KAZI_VAR_DIR (var/)."""
+Settings (environment): PORT (8000), STELLAR_PORT (8001), SANDBOX_PORT (8002), WEB_WORKERS and
+WEB_THREADS (gunicorn; see `web_command`), PERIODIC_TICK_SECONDS (10), KAZI_VAR_DIR (var/)."""
 
 import argparse
 import contextlib
@@ -38,6 +41,7 @@ class Process:
     name: str
     command: list[str]
     ready: str | None = None  # a URL that answers 2xx once the process serves
+    then: tuple[str, list[str]] | None = None  # (name, command) run once, when it is ready
 
 
 def gunicorn_size() -> tuple[str, str]:
@@ -65,20 +69,35 @@ def web_command(port: int, *, dev: bool) -> list[str]:
     ]
 
 
-def processes(dev: bool, port: int, stellar_port: int) -> list[Process]:
+def with_sandbox() -> bool:
+    """The sandbox stands in for Safaricom only when M-Pesa is local (the embedded default)."""
+    return (os.environ.get("MPESA_ENV") or "local") == "local"
+
+
+def processes(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[Process]:
     web, stellar = f"http://{HOST}:{port}", f"http://{HOST}:{stellar_port}"
+    sandbox = Process(
+        "sandbox",
+        [PY, "-m", "sandbox"],
+        ready=f"http://{HOST}:{sandbox_port}/_sandbox/health",
+        then=("register", [PY, "manage.py", "mpesa_register_urls"]),
+    )
     return [
+        *([sandbox] if with_sandbox() else []),
         Process("stellar", [PY, "-m", "stellar_service"], ready=f"{stellar}/api/health"),
         Process("web", web_command(port, dev=dev), ready=f"{web}/api/ping/"),
         Process("periodic", [PY, "manage.py", "run_periodic"]),
     ]
 
 
-def environment(port: int, stellar_port: int) -> dict[str, str]:
+def environment(port: int, stellar_port: int, sandbox_port: int) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STELLAR_PORT": str(stellar_port)}
     # Django reaches the ledger through the service started here, not in-process.
     env["STELLAR_CONTRACT_SERVICE_URL"] = f"http://{HOST}:{stellar_port}"
-    # The local Daraja calls back to this server, on whatever port it has.
+    # The sandbox serves on SANDBOX_PORT; the app reaches it there, and it calls this server back,
+    # on whatever port it has.
+    env["SANDBOX_PORT"] = str(sandbox_port)
+    env.setdefault("SANDBOX_URL", f"http://{HOST}:{sandbox_port}")
     env.setdefault("MPESA_CALLBACK_BASE_URL", f"http://{HOST}:{port}")
     return env
 
@@ -120,6 +139,24 @@ class Supervisor:
         self.running.append((process, child))
         if process.ready:
             self.wait_ready(process, child)
+        if process.then:
+            self.run_once(*process.then)
+
+    def run_once(self, name: str, command: list[str]) -> None:
+        """A one-off step (its output under `name`); its failure stops the start."""
+        done = subprocess.run(  # noqa: S603 - our own command
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for line in (done.stdout + done.stderr).splitlines():
+            print(f"{name:<{self.width}} | {line}", flush=True)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(command[1:])} failed (exit {done.returncode})")
 
     def wait_ready(self, process: Process, child: subprocess.Popen) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -180,7 +217,7 @@ class Supervisor:
         self.pump(0)
 
 
-def banner(dev: bool, port: int, stellar_port: int) -> list[str]:
+def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[str]:
     base = f"http://{HOST}:{port}"
     workers, threads = gunicorn_size()
     server = (
@@ -195,6 +232,14 @@ def banner(dev: bool, port: int, stellar_port: int) -> list[str]:
         f"  API       {base}/api/  (docs {base}/api/docs/, health {base}/api/health/)",
         f"  admin     {base}/admin/  (manage.py createsuperuser first)",
         f"  stellar   http://{HOST}:{stellar_port}  (local backend, docs at /docs)",
+        *(
+            [
+                f"  sandbox   http://{HOST}:{sandbox_port}  (Daraja; pay an escrow by Pay Bill: "
+                "make pay REF=ESCROW_... AMOUNT=..., control API under /_sandbox/)"
+            ]
+            if with_sandbox()
+            else []
+        ),
         f"  periodic  CELERY_BEAT_SCHEDULE in-process, looking every {tick}s",
         f"  data      {var_dir}",
     ]
@@ -206,7 +251,8 @@ def main() -> int:
     args = parser.parse_args()
     port = int(os.environ.get("PORT") or 8000)
     stellar_port = int(os.environ.get("STELLAR_PORT") or 8001)
-    env = environment(port, stellar_port)
+    sandbox_port = int(os.environ.get("SANDBOX_PORT") or 8002)
+    env = environment(port, stellar_port, sandbox_port)
 
     def terminated(*_: object) -> None:
         raise Terminated
@@ -220,9 +266,9 @@ def main() -> int:
         subprocess.run(  # noqa: S603 - our own command
             [PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True
         )
-        for process in processes(args.dev, port, stellar_port):
+        for process in processes(args.dev, port, stellar_port, sandbox_port):
             supervisor.start(process)
-        for line in banner(args.dev, port, stellar_port):
+        for line in banner(args.dev, port, stellar_port, sandbox_port):
             supervisor.say(line)
         while (gone := supervisor.exited()) is None:
             supervisor.pump(0.5)

@@ -10,11 +10,12 @@ from rest_framework.test import APIClient
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
 from notifications.sms import get_sms_sender
-from payments.daraja import get_daraja, get_local_daraja
+from payments.daraja import get_daraja
 from payments.providers import get_payout_provider
 from payments.selectors import books_summary
 from stellar_service.cli import DEFAULT_WASM
 from tests.factories import EmployeeFactory, EmployerFactory
+from tests.outside_world import OutsideWorld
 
 
 def pytest_configure() -> None:
@@ -58,18 +59,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_outside_world(settings, tmp_path) -> Iterator[None]:
-    """Each test gets a fresh local ledger and payout provider, and empty throttle counters."""
+def outside_world(settings, tmp_path) -> Iterator[OutsideWorld]:
+    """Each test gets a fresh sandbox (Daraja) behind the app's real clients, a fresh local ledger
+    and payout stand-ins, and empty throttle counters (tests/outside_world.py)."""
     # Hashing strength is not under test here; PBKDF2 would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
     settings.LOCAL_PAYOUT_PATH = tmp_path / "payouts.sqlite3"
-    settings.LOCAL_DARAJA_PATH = tmp_path / "daraja.sqlite3"
-    clients = [get_ledger, get_payout_provider, get_daraja, get_local_daraja, get_sms_sender]
+    clients = [get_ledger, get_payout_provider, get_daraja, get_sms_sender]
     for client in clients:
         client.cache_clear()
     cache.clear()
-    yield
+    with OutsideWorld(tmp_path / "sandbox.sqlite3") as world:
+        yield world
     for client in clients:
         client.cache_clear()
 
@@ -87,20 +89,21 @@ def ledger():
 
 
 @pytest.fixture
-def payout_provider():
-    return get_payout_provider()
-
-
-@pytest.fixture
 def sms():
     """The console SMS backend: what would have reached phones."""
     return get_sms_sender()
 
 
 @pytest.fixture
-def daraja():
-    """The local Daraja behind the client (its fault switches, requests and callbacks)."""
-    return get_local_daraja()
+def sandbox(outside_world):
+    """The sandbox the app's clients reach (its control API, deliveries, requests seen)."""
+    return outside_world.sandbox
+
+
+@pytest.fixture
+def daraja(sandbox):
+    """The sandbox's Daraja: `.faults`, `.requests`, `.release_held()`, its callbacks' bodies."""
+    return sandbox.daraja
 
 
 class Api:
@@ -154,6 +157,11 @@ def employer(db):
 @pytest.fixture
 def employee(db):
     return EmployeeFactory()
+
+
+def payout_sms(sms) -> list[str]:
+    """The texts telling someone their money was sent (every money step sends one now)."""
+    return [text for _, text in sms.sent if "sent to your M-Pesa" in text or "sent back" in text]
 
 
 def c2b_payload(reference: str, amount: str | Decimal, trans_id: str = "RKTQDM7W6S") -> dict:

@@ -27,3 +27,16 @@ class EmployerFactory(UserFactory):
 
 class EmployeeFactory(UserFactory):
     user_type = UserType.EMPLOYEE
+
+
+class ArbiterFactory(EmployerFactory):
+    """Staff with the arbiter permission: resolves disputes."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def _arbiter(obj, create, extracted, **kwargs):
+        if create:
+            from django.contrib.auth.models import Permission
+
+            obj.user_permissions.add(Permission.objects.get(codename="resolve_dispute"))

@@ -178,7 +178,9 @@ class EmployeeHome:
 
 
 def payouts_text(ctx: Context) -> str:
-    payouts = MobileMoneyPayout.objects.filter(employee=ctx.user).order_by("-created_at")[:4]
+    payouts = MobileMoneyPayout.objects.filter(paid_to=ctx.user, recipient="employee").order_by(
+        "-created_at"
+    )[:4]
     if not payouts:
         return t("no_payouts", ctx.lang)
     return "\n".join(

@@ -1,5 +1,6 @@
 """The ledger port: the narrow interface the rest of the system uses to move escrowed money on
-chain. Amounts are integers of the token's smallest unit (see kazi.money)."""
+chain (create, fund, assign, release, refund, dispute, resolve). Amounts are integers of the
+token's smallest unit (see kazi.money)."""
 
 from dataclasses import dataclass
 from typing import Protocol
@@ -89,6 +90,20 @@ class ServiceOperations:
     def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
         return self._write("refund", idempotency_key, contract_id=reference)
 
+    def dispute(self, *, reference: str, idempotency_key: str) -> LedgerReceipt:
+        return self._write("dispute", idempotency_key, contract_id=reference)
+
+    def resolve(
+        self, *, reference: str, to_payee: int, to_funder: int, idempotency_key: str
+    ) -> LedgerReceipt:
+        return self._write(
+            "resolve",
+            idempotency_key,
+            contract_id=reference,
+            to_payee=to_payee,
+            to_funder=to_funder,
+        )
+
     def _write(self, operation: str, key: str, **request: object) -> LedgerReceipt:
         raise NotImplementedError
 
@@ -103,6 +118,12 @@ class Ledger(Protocol):
     def release(self, *, reference: str, idempotency_key: str) -> LedgerReceipt: ...
 
     def refund(self, *, reference: str, idempotency_key: str) -> LedgerReceipt: ...
+
+    def dispute(self, *, reference: str, idempotency_key: str) -> LedgerReceipt: ...
+
+    def resolve(
+        self, *, reference: str, to_payee: int, to_funder: int, idempotency_key: str
+    ) -> LedgerReceipt: ...
 
     def get(self, reference: str) -> LedgerEscrow: ...
 

@@ -1,22 +1,35 @@
 """A client for Safaricom's Daraja API: OAuth, STK push and query, C2B URL registration,
 reversals, B2C payments and Transaction Status. One OAuth token is shared by every process
 through the cache: Daraja invalidates the previous token when a new one is issued, so exactly one
-holder refreshes it, shortly before its 3599 seconds run out."""
+holder refreshes it, shortly before its 3599 seconds run out. A token Daraja refuses sooner is
+renewed once and the call sent again: refused at the door, nothing was done. Consumer keys it
+refuses are a configuration error, remembered for a minute so that requests fail fast instead of
+asking Daraja's OAuth again and again."""
 
 import base64
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import httpx
 from django.core.cache import cache
 
+from payments.unavailable import Unavailable, temporary
+
+log = logging.getLogger(__name__)
 NAIROBI = ZoneInfo("Africa/Nairobi")
 TOKEN_KEY = "daraja:token"
 LOCK_KEY = "daraja:token:refreshing"
+REFUSED_KEY = "daraja:credentials:refused"  # {"code", "at"} of the last refusal, until a success
 REFRESH_MARGIN = 120  # seconds before expiry at which the token is replaced
+CREDENTIALS_RETRY_AFTER = 60  # seconds refused credentials are taken as still wrong
+# "Invalid Access Token" as Daraja's pages number it: 404.001.03 (M-Pesa Express, Reversal),
+# 400.003.01 (C2B, Transaction Status), 401.002.01 (Account Balance).
+INVALID_TOKEN_CODES = {"404.001.03", "400.003.01", "401.002.01"}
 BASE_URLS = {
     "sandbox": "https://sandbox.safaricom.co.ke",
     "production": "https://api.safaricom.co.ke",
@@ -24,7 +37,7 @@ BASE_URLS = {
 
 
 class DarajaError(Exception):
-    """Daraja answered with an error: the request was not accepted."""
+    """Daraja refused the request: it was not carried out."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -32,8 +45,55 @@ class DarajaError(Exception):
         self.message = message
 
 
-class DarajaUnavailable(Exception):
-    """No answer (timeout, connection, 5xx): the outcome is unknown until queried."""
+class DarajaUnavailable(Unavailable):
+    """Daraja could not take the request now (timeout, connection, 408, 429, 5xx, an access
+    token refused twice): try again later; whether an earlier attempt was carried out is
+    unknown until queried."""
+
+
+class DarajaCredentialsRefused(DarajaUnavailable):
+    """Daraja's OAuth refused our consumer key and secret (400.008.01; 400.008.02 without a
+    grant type): nothing can be sent until MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET are
+    fixed."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"credentials refused ({code})", retry_after=CREDENTIALS_RETRY_AFTER)
+        self.code = code
+
+
+def credentials_state() -> str:
+    """What we last learnt of our Daraja credentials, for the health check (asks nobody)."""
+    if refused := cache.get(REFUSED_KEY):
+        return f"error: credentials refused ({refused['code']})"
+    return "ok" if cache.get(TOKEN_KEY) else "untested"
+
+
+def _raise_if_refused_lately() -> None:
+    refused = cache.get(REFUSED_KEY)
+    if refused and time.time() - refused["at"] < CREDENTIALS_RETRY_AFTER:
+        raise DarajaCredentialsRefused(refused["code"])
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    """Daraja's errorCode and errorMessage ({"requestId", "errorCode", "errorMessage"})."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return (
+        str(body.get("errorCode") or f"HTTP {response.status_code}"),
+        str(body.get("errorMessage") or response.text[:200]),
+    )
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    """Daraja says "Invalid Access Token" (401, or 404/400 with its code, as its APIs differ)."""
+    if response.status_code == 401:
+        return True
+    code, message = _error_of(response)
+    return code in INVALID_TOKEN_CODES or "invalid access token" in message.lower()
 
 
 @dataclass(frozen=True)
@@ -47,6 +107,10 @@ class DarajaConfig:
     security_credential: str
     timeout: float = 10.0
     b2c_shortcode: str = ""  # the shortcode B2C payouts are paid from; default `shortcode`
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def timestamp(now: datetime | None = None) -> str:
@@ -71,6 +135,7 @@ class DarajaClient:
         if token:
             return token
         for _ in range(50):
+            _raise_if_refused_lately()
             if cache.add(LOCK_KEY, "1", timeout=30):
                 try:
                     return self._refresh_token()
@@ -83,42 +148,75 @@ class DarajaClient:
         raise DarajaUnavailable("could not obtain an OAuth token")
 
     def _refresh_token(self) -> str:
+        """Ask Daraja for a token (the caller holds the lock)."""
+        if token := cache.get(TOKEN_KEY):
+            return token  # refreshed by the process that held the lock before us
+        _raise_if_refused_lately()
         response = self._send(
             "GET",
             "/oauth/v1/generate",
             params={"grant_type": "client_credentials"},
             auth=(self.config.consumer_key, self.config.consumer_secret),
         )
-        body = response.json()
-        expires_in = int(body.get("expires_in", 3599))
-        cache.set(TOKEN_KEY, body["access_token"], timeout=max(expires_in - REFRESH_MARGIN, 1))
-        return body["access_token"]
+        if response.status_code >= 400:
+            self._credentials_refused(response)
+        try:
+            body = response.json()
+            token, expires_in = str(body["access_token"]), int(body.get("expires_in", 3599))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DarajaUnavailable("/oauth/v1/generate: unreadable answer") from None
+        cache.delete(REFUSED_KEY)
+        cache.set(TOKEN_KEY, token, timeout=max(expires_in - REFRESH_MARGIN, 1))
+        return token
+
+    def _credentials_refused(self, response: httpx.Response) -> NoReturn:
+        code = _error_of(response)[0]
+        if cache.get(REFUSED_KEY) is None:  # said once, not at every request that follows
+            log.error(
+                "Daraja (%s) refused our consumer key and secret (%s): check "
+                "MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET",
+                self.config.base_url,
+                code,
+            )
+        cache.set(REFUSED_KEY, {"code": code, "at": time.time()}, timeout=None)
+        raise DarajaCredentialsRefused(code)
+
+    def _renewed(self, refused: str) -> str:
+        """A fresh token in place of one Daraja refused before its time (another holder of our
+        keys asked for a token, or Daraja forgot it). If another process renewed it already,
+        its token is used rather than replaced."""
+        if cache.get(TOKEN_KEY) == refused:
+            cache.delete(TOKEN_KEY)
+        return self.token()
 
     # --- requests ----------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """The answer, unless Daraja could not take the request now (DarajaUnavailable)."""
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise DarajaUnavailable(f"{path}: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise DarajaUnavailable(f"{path}: HTTP {response.status_code}")
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            raise DarajaError(
-                str(body.get("errorCode", response.status_code)),
-                str(body.get("errorMessage", response.text[:200])),
-            )
+        if temporary(response.status_code):
+            raise DarajaUnavailable.answered(path, response)
         return response
 
     def _post(self, path: str, payload: dict) -> dict:
-        response = self._send(
-            "POST", path, json=payload, headers={"Authorization": f"Bearer {self.token()}"}
-        )
-        body = response.json()
+        token = self.token()
+        response = self._send("POST", path, json=payload, headers=_bearer(token))
+        if response.status_code >= 400 and _token_refused(response):
+            # Refused at the door, so nothing was done: send it once more with a new token.
+            response = self._send("POST", path, json=payload, headers=_bearer(self._renewed(token)))
+            if response.status_code >= 400 and _token_refused(response):
+                raise DarajaUnavailable(f"{path}: a renewed access token was refused too")
+        if response.status_code >= 400:
+            raise DarajaError(*_error_of(response))
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise DarajaUnavailable(f"{path}: unreadable answer")
         if str(body.get("ResponseCode", "0")) != "0":
             raise DarajaError(str(body["ResponseCode"]), str(body.get("ResponseDescription")))
         return body

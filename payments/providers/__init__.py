@@ -12,6 +12,13 @@ if TYPE_CHECKING:
     from payments.providers.intersend_local import LocalIntersend
 
 
+def _our_url(name: str) -> str:
+    """Where a stand-in reaches our callback over HTTP: this server, as Safaricom does."""
+    return settings.MPESA_CALLBACK_BASE_URL.rstrip("/") + reverse(name)
+
+
+# Temporary: the Intersend and IntaSend stand-ins are still in-process httpx transports (their
+# callbacks, though, are POSTed over HTTP to this server). They move into the sandbox next.
 @cache
 def get_local_intersend() -> "LocalIntersend":
     from payments.providers.intersend_local import LocalIntersend
@@ -20,7 +27,7 @@ def get_local_intersend() -> "LocalIntersend":
         settings.LOCAL_PAYOUT_PATH.with_suffix(".intersend.sqlite3"),
         api_key=settings.INTERSEND_API_KEY,
         api_secret=settings.INTERSEND_API_SECRET,
-        callback_url=reverse("intersend-payout-callback"),
+        callback_url=_our_url("intersend-payout-callback"),
     )
 
 
@@ -32,16 +39,12 @@ def get_local_intasend() -> "LocalIntasend":
         settings.LOCAL_PAYOUT_PATH.with_suffix(".intasend.sqlite3"),
         secret_key=settings.INTASEND_SECRET_KEY,
         challenge=settings.INTASEND_WEBHOOK_CHALLENGE,
-        callback_url=reverse("intasend-payout-callback"),
+        callback_url=_our_url("intasend-payout-callback"),
     )
 
 
 @cache
 def get_payout_provider() -> PayoutProvider:
-    if settings.PAYOUT_PROVIDER == "local":
-        from payments.providers.local import LocalPayoutProvider
-
-        return LocalPayoutProvider(settings.LOCAL_PAYOUT_PATH)
     if settings.PAYOUT_PROVIDER == "intersend":
         from payments.providers.intersend import IntersendProvider
 

@@ -1,12 +1,14 @@
 """A local IntaSend: checks the secret key and the send-money payload like the real one, holds
 each batch for approval (initiate, approve, sending, completed), answers status queries by
 tracking id, and posts send-money events with the configured challenge to our webhook. It
-shares the fault switches of the local payout provider."""
+has fault switches for tests."""
 
+import hashlib
 import json
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,9 +17,7 @@ from django.utils import timezone
 
 from kazi.outbound import dispatch_on_commit
 from kazi.sqlite_store import SqliteStore
-from payments.daraja.local import receipt_number
 from payments.providers.intasend import APPROVE, AWAITING_APPROVAL, INITIATE, STATUS
-from payments.providers.local import PayoutFaults
 
 SCHEMA = """
 create table if not exists batches (
@@ -33,6 +33,21 @@ BATCH_STATUS = {
     "BF102": "Failed Processing",
 }
 ITEM_STATUS = {"TP101": "Pending", "TP102": "Processing", "TS100": "Successful", "TF106": "Failed"}
+
+
+@dataclass
+class PayoutFaults:
+    reject: int = 0  # refuse the next sends outright
+    lose_answer: int = 0  # accept the next sends, then time out before answering
+    fail_later: int = 0  # accept the next sends, then call back with a failure
+    hold_callbacks: bool = False  # accept, and never call back (only a status query tells)
+    duplicate_callbacks: bool = False  # call back twice
+
+
+def receipt_number(seed: str) -> str:
+    """An M-Pesa-looking receipt (10 upper-case letters and digits), stable for a seed."""
+    digest = hashlib.sha256(seed.encode()).hexdigest().upper()
+    return "T" + "".join(ch for ch in digest if ch.isalnum())[:9]
 
 
 def _error(status: int, details: str) -> httpx.Response:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import httpx
 
 from payments.providers.base import PayoutResult, PayoutUnavailable
+from payments.unavailable import temporary
 
 MAX_CLOCK_SKEW = 300  # seconds a signed message stays acceptable
 _OUTCOMES = {
@@ -67,6 +68,8 @@ class IntersendProvider:
         self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
 
     def _request(self, method: str, path: str, payload: dict | None = None) -> httpx.Response:
+        """Intersend's answer, unless it could not take the request now: transport trouble,
+        408, 429, 5xx, or a 401 (a key it no longer takes is ours to fix, not a verdict)."""
         body = json.dumps(payload, separators=(",", ":")).encode() if payload else b""
         try:
             response = self.http.request(
@@ -77,14 +80,15 @@ class IntersendProvider:
             )
         except httpx.HTTPError as exc:
             raise PayoutUnavailable(f"Intersend {path}: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise PayoutUnavailable(f"Intersend {path}: HTTP {response.status_code}")
+        if temporary(response.status_code) or response.status_code == 401:
+            raise PayoutUnavailable.answered(f"Intersend {path}", response)
         return response
 
     def send(self, *, reference: str, msisdn: str, amount: Decimal) -> PayoutResult:
+        path = "/payouts/send"
         response = self._request(
             "POST",
-            "/payouts/send",
+            path,
             {
                 "phone_number": msisdn,
                 "amount": f"{amount:.2f}",
@@ -92,13 +96,34 @@ class IntersendProvider:
                 "reference": reference,
             },
         )
-        body = response.json()
-        if response.status_code >= 400:
-            return PayoutResult("failed", "", str(body.get("error") or body)[:255])
-        return outcome(body)
+        if response.status_code >= 400:  # refused: nothing was sent
+            return PayoutResult("failed", "", _refusal(response))
+        return outcome(_json(path, response))
 
     def status(self, *, reference: str) -> PayoutResult:
-        response = self._request("GET", f"/payouts/{reference}")
+        path = f"/payouts/{reference}"
+        response = self._request("GET", path)
         if response.status_code == 404:
             return PayoutResult("not_found")
-        return outcome(response.json())
+        if response.status_code >= 400:  # a refused question decides nothing
+            raise PayoutUnavailable(f"Intersend {path}: HTTP {response.status_code}")
+        return outcome(_json(path, response))
+
+
+def _json(path: str, response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):  # the outcome is unknown until asked again
+        raise PayoutUnavailable(f"Intersend {path}: unreadable answer")
+    return body
+
+
+def _refusal(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:255]
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error or body)[:255]

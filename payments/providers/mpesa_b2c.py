@@ -1,19 +1,40 @@
 """Payouts straight from our B2C shortcode with Daraja's B2C Payment Request v3, through the
 shared Daraja client (one OAuth token). Our payout reference is the OriginatorConversationID,
-which M-Pesa refuses to see twice. Daraja answers "accepted" at once and the outcome later:
-the Result at /api/callbacks/mpesa/b2c/result/, or a notice at .../timeout/ when the request
-timed out in its queue (outcome still unknown). An unknown outcome is resolved with the
+which M-Pesa refuses to see twice. Daraja answers "accepted" at once, with the ConversationID
+(and OriginatorConversationID) it gave the request, which are kept on the payout; the outcome
+comes later: the Result at /api/callbacks/b2c/result/, or a notice at .../timeout/ when the
+request timed out in its queue (outcome still unknown). An unknown outcome is resolved with the
 Transaction Status API keyed by the same OriginatorConversationID, whose answer arrives at
-.../status/."""
+.../status/. News is matched to the payout by those ids and by the receipt, never by what
+ReferenceData echoes (Safaricom's own Transaction Status sample has an Occasion without Value)."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from payments.daraja import DarajaClient, DarajaError, DarajaUnavailable
-from payments.providers.base import PayoutResult, PayoutUnavailable, cents_refusal
+from payments.providers.base import PayoutKeys, PayoutResult, PayoutUnavailable, mpesa_refusal
 
 # Transaction Status' words for a transaction that went through, or never will.
 PAID_STATUS = "Completed"
 FAILED_STATUSES = {"Failed", "Declined", "Cancelled", "Expired"}
+REQUEST_IDS = ("OriginatorConversationID", "ConversationID")
+
+
+def _keys(ids: Iterable[object], receipts: Iterable[object]) -> PayoutKeys:
+    return PayoutKeys(frozenset(str(i) for i in ids if i), frozenset(str(r) for r in receipts if r))
+
+
+def result_keys(result: dict) -> PayoutKeys:
+    """A B2C Result (or its queue timeout) names the request by its ids and, once paid, the
+    receipt."""
+    return _keys([result[name] for name in REQUEST_IDS], [result["TransactionID"]])
+
+
+def status_keys(result: dict) -> PayoutKeys:
+    """A Transaction Status result's own ids are the query's; the payment's come in its
+    ResultParameters."""
+    values = result["ResultParameters"]
+    return _keys([values.get(name) for name in REQUEST_IDS], [values.get("ReceiptNo")])
 
 
 def result_outcome(result: dict) -> PayoutResult:
@@ -40,11 +61,6 @@ def status_outcome(result: dict) -> PayoutResult:
     return PayoutResult("accepted")
 
 
-def status_reference(result: dict) -> str:
-    """Our payout reference, echoed back as the query's Occasion."""
-    return str(result["ReferenceData"].get("Occasion") or "")
-
-
 class MpesaB2CProvider:
     def __init__(
         self, daraja: DarajaClient, *, result_url: str, timeout_url: str, status_url: str
@@ -55,7 +71,7 @@ class MpesaB2CProvider:
         self.status_url = status_url
 
     def send(self, *, reference: str, msisdn: str, amount: Decimal) -> PayoutResult:
-        if refusal := cents_refusal(amount):
+        if refusal := mpesa_refusal(amount):
             return refusal
         try:
             answer = self.daraja.b2c_payment(
@@ -70,8 +86,9 @@ class MpesaB2CProvider:
         except DarajaError as refused:
             return PayoutResult("failed", "", f"{refused.code}: {refused.message}"[:255])
         except DarajaUnavailable as exc:
-            raise PayoutUnavailable(f"Daraja B2C: {exc}") from None
-        return PayoutResult("accepted", str(answer.get("ConversationID") or ""))
+            raise PayoutUnavailable(f"Daraja B2C: {exc}", exc.retry_after) from None
+        ids = {name: str(answer[name]) for name in REQUEST_IDS if answer.get(name)}
+        return PayoutResult("accepted", request_ids=ids)
 
     def status(self, *, reference: str) -> PayoutResult:
         """Ask M-Pesa; the answer comes to the status callback, so for now it is in flight."""
@@ -82,6 +99,8 @@ class MpesaB2CProvider:
                 result_url=self.status_url,
                 timeout_url=self.timeout_url,
             )
-        except (DarajaError, DarajaUnavailable) as exc:
+        except DarajaUnavailable as exc:
+            raise PayoutUnavailable(f"Daraja Transaction Status: {exc}", exc.retry_after) from None
+        except DarajaError as exc:  # a refused query says nothing about the payment
             raise PayoutUnavailable(f"Daraja Transaction Status: {exc}") from None
         return PayoutResult("accepted")

@@ -173,10 +173,10 @@ def test_garbage_never_causes_a_500(api, employer, employee, body):
         ("post", f"/api/jobs/{job['id']}/apply/", employee),
         ("post", f"/api/jobs/{job['id']}/complete/", employer),
         ("post", CALLBACK, None),
-        ("post", "/api/callbacks/mpesa/validation/", None),
-        ("post", "/api/callbacks/mpesa/stk/", None),
-        ("post", "/api/callbacks/mpesa/reversal/result/", None),
-        ("post", "/api/callbacks/mpesa/reversal/timeout/", None),
+        ("post", "/api/callbacks/c2b/validation/", None),
+        ("post", "/api/callbacks/stk/", None),
+        ("post", "/api/callbacks/reversal/result/", None),
+        ("post", "/api/callbacks/reversal/timeout/", None),
         ("post", f"/api/jobs/{job['id']}/deposit/", employer),
     ]
     before = row_counts()

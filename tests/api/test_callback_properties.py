@@ -180,23 +180,17 @@ ENDPOINTS = {
         "/api/callbacks/mpesa/deposit/", lambda ref: c2b_payload(ref, "500.00", "RKTQDM7W6S")
     ),
     "c2b_validation": Endpoint(
-        "/api/callbacks/mpesa/validation/", lambda ref: c2b_payload(ref, "500.00")
+        "/api/callbacks/c2b/validation/", lambda ref: c2b_payload(ref, "500.00")
     ),
-    "stk": Endpoint("/api/callbacks/mpesa/stk/", lambda ref: stk_callback()),
-    "reversal_result": Endpoint(
-        "/api/callbacks/mpesa/reversal/result/", lambda ref: b2c_result(ref)
-    ),
-    "reversal_timeout": Endpoint(
-        "/api/callbacks/mpesa/reversal/timeout/", lambda ref: b2c_result(ref)
-    ),
+    "stk": Endpoint("/api/callbacks/stk/", lambda ref: stk_callback()),
+    "reversal_result": Endpoint("/api/callbacks/reversal/result/", lambda ref: b2c_result(ref)),
+    "reversal_timeout": Endpoint("/api/callbacks/reversal/timeout/", lambda ref: b2c_result(ref)),
     "transaction_status": Endpoint(
-        "/api/callbacks/mpesa/status/result/", lambda ref: status_result()
+        "/api/callbacks/transaction-status/result/", lambda ref: status_result()
     ),
-    "b2c_result": Endpoint("/api/callbacks/mpesa/b2c/result/", lambda ref: b2c_result("PAYOUT_X")),
-    "b2c_timeout": Endpoint(
-        "/api/callbacks/mpesa/b2c/timeout/", lambda ref: b2c_result("PAYOUT_X")
-    ),
-    "b2c_status": Endpoint("/api/callbacks/mpesa/b2c/status/", lambda ref: status_result()),
+    "b2c_result": Endpoint("/api/callbacks/b2c/result/", lambda ref: b2c_result("PAYOUT_X")),
+    "b2c_timeout": Endpoint("/api/callbacks/b2c/timeout/", lambda ref: b2c_result("PAYOUT_X")),
+    "b2c_status": Endpoint("/api/callbacks/b2c/status/", lambda ref: status_result()),
     "intersend": Endpoint(
         "/api/callbacks/intersend/payout/",
         lambda ref: {"reference": "PAYOUT_X", "status": "completed", "transaction_id": "IS1"},

@@ -3,10 +3,8 @@ A field the viewer may not see is still there, as null; the list shows each row 
 
 import pytest
 
-from jobs.serializers import PayoutOutputSerializer
-from payments.models import MobileMoneyPayout
 from tests.api.helpers import pay, post_job
-from tests.factories import EmployeeFactory, EmployerFactory
+from tests.factories import ArbiterFactory, EmployeeFactory, EmployerFactory
 
 VIEWERS = [
     "owner",
@@ -171,24 +169,25 @@ def test_the_list_shows_each_row_as_its_detail_does(api, people, viewer):
 
 
 def test_a_worker_does_not_see_the_details_of_a_payout_to_the_employer(api, people):
-    """Refunds to the employer's phone sit beside the worker's own payouts in `payouts`."""
-    job = make_job(api, people, "completed")
-    assert job["payout"]["status"] == "completed"  # paid once the completion committed
-    payout = MobileMoneyPayout.objects.get(reference=job["payout"]["reference"])
-    refund = MobileMoneyPayout(
-        escrow_contract=payout.escrow_contract,
-        employee=people["owner"],
-        reference="PAYOUT_REFUND",
-        phone_number=people["owner"].phone_number,
-        amount=payout.amount,
-        transaction_reference="RKV0000001",
-    )
+    """A resolved dispute pays both sides: each party's payout sits in the same `payouts`."""
+    job = make_job(api, people, "in_progress")
+    owner, worker = people["owner"], people["worker"]
+    reason = {"reason": "Half the job was done."}
+    assert api.as_user(worker).post(f"/api/jobs/{job['id']}/dispute/", reason).status_code == 200
+    split = {"to_employee": "900.00", "to_employer": "600.00"}
+    response = api.as_user(ArbiterFactory()).post(f"/api/jobs/{job['id']}/resolve/", split)
+    assert response.status_code == 200, response.content
     as_seen_by = {
-        viewer: PayoutOutputSerializer(refund, context={"viewer": people[viewer]}).data
+        viewer: {
+            p["recipient"]: p
+            for p in api.as_user(people[viewer]).get(f"/api/jobs/{job['id']}/").json()["payouts"]
+        }
         for viewer in ("owner", "worker", "staff")
     }
-    assert as_seen_by["worker"]["phone_number"] is None
-    assert as_seen_by["worker"]["transaction_reference"] is None
-    assert as_seen_by["worker"]["amount"] == as_seen_by["owner"]["amount"]
-    assert as_seen_by["owner"]["phone_number"] == people["owner"].phone_number
-    assert as_seen_by["staff"]["transaction_reference"] == "RKV0000001"
+    assert as_seen_by["worker"]["employer"]["phone_number"] is None
+    assert as_seen_by["worker"]["employer"]["transaction_reference"] is None
+    assert as_seen_by["worker"]["employer"]["amount"] == "600.00"
+    assert as_seen_by["worker"]["employee"]["phone_number"] == worker.phone_number
+    assert as_seen_by["owner"]["employer"]["phone_number"] == owner.phone_number
+    assert as_seen_by["owner"]["employee"]["phone_number"] == worker.phone_number
+    assert as_seen_by["staff"]["employer"]["transaction_reference"]

@@ -3,7 +3,7 @@ from decimal import Decimal
 from tests.conftest import c2b_payload
 
 
-def test_whole_flow_pays_the_worker(api, employer, employee, ledger, payout_provider):
+def test_whole_flow_pays_the_worker(api, employer, employee, ledger, daraja):
     job = (
         api.as_user(employer)
         .post("/api/jobs/", {"title": "Paint", "description": "Two rooms", "budget": "1500.00"})
@@ -28,4 +28,7 @@ def test_whole_flow_pays_the_worker(api, employer, employee, ledger, payout_prov
     assert done["payout"]["status"] == "completed"
     assert Decimal(done["payout"]["amount"]) == Decimal("1500.00")
     assert ledger.get(ref).status == "released"
-    assert payout_provider.sends == [done["payout"]["reference"]]
+    b2c = daraja.sent("/mpesa/b2c/v3/paymentrequest")  # through the sandbox's Daraja, over HTTP
+    assert [(p["OriginatorConversationID"], p["Amount"]) for p in b2c] == [
+        (done["payout"]["reference"], "1500")
+    ]

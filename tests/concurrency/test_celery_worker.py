@@ -1,6 +1,7 @@
 """Production mode: a real Celery worker process, fed through Redis, carries out the release and
-the payout (MONEY-SAFETY P6 with a real broker). Needs PostgreSQL (the worker must see the test's
-committed rows) and Redis."""
+the payout (MONEY-SAFETY P6 with a real broker): by M-Pesa B2C to the sandbox process over HTTP,
+whose result callback reaches this app (Django's live server) over HTTP. Needs PostgreSQL (the
+worker must see the test's committed rows) and Redis."""
 
 import os
 import subprocess
@@ -9,6 +10,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -19,13 +21,20 @@ from payments.deposits import ReceivedPayment, deposit_record
 from payments.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 from tests.factories import EmployeeFactory, EmployerFactory
+from tests.sandbox_process import running_sandbox
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def worker(settings, tmp_path, monkeypatch):
+def sandbox_url(tmp_path):
+    with running_sandbox(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def worker(settings, tmp_path, monkeypatch, sandbox_url, live_server):
     queue = f"kazi-test-{os.getpid()}"
     monkeypatch.setattr(app.conf, "task_always_eager", False)
     monkeypatch.setattr(app.conf, "broker_url", os.environ["REDIS_URL"])
@@ -36,8 +45,8 @@ def worker(settings, tmp_path, monkeypatch):
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
         f"/{connection.settings_dict['NAME']}",
         "LOCAL_LEDGER_PATH": str(settings.LOCAL_LEDGER_PATH),
-        "LOCAL_PAYOUT_PATH": str(settings.LOCAL_PAYOUT_PATH),
-        "LOCAL_DARAJA_PATH": str(settings.LOCAL_DARAJA_PATH),
+        "SANDBOX_URL": sandbox_url,  # the B2C payout goes there, over HTTP
+        "MPESA_CALLBACK_BASE_URL": live_server.url,  # and its result comes back here
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "LOG_LEVEL": "WARNING",
     }
@@ -67,7 +76,7 @@ def worker(settings, tmp_path, monkeypatch):
     process.wait(timeout=30)
 
 
-def test_a_real_worker_releases_and_pays(worker, django_capture_on_commit_callbacks):
+def test_a_real_worker_releases_and_pays(worker, sandbox_url):
     employer, employee = EmployerFactory(), EmployeeFactory()
     job = jobs.job_create(
         employer=employer, title="Paint", description="d", budget=Decimal("1500.00")
@@ -94,3 +103,9 @@ def test_a_real_worker_releases_and_pays(worker, django_capture_on_commit_callba
     job.escrow.refresh_from_db()
     assert job.escrow.status == "released"
     assert_books_balance()
+    sent = httpx.get(f"{sandbox_url}/_sandbox/deliveries").json()["deliveries"]
+    results = [(d["kind"], d["status"], d["answer_status"]) for d in sent]
+    assert ("b2c-result", "delivered", 200) in results
+    assert payout.transaction_reference == next(
+        d["body"]["Result"]["TransactionID"] for d in sent if d["kind"] == "b2c-result"
+    )

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
 from accounts.services import user_tokens
 from escrow.models import EscrowContract, LedgerOperation
@@ -95,7 +96,7 @@ def test_ten_different_deposits_at_once_add_up_exactly(ledger):
     assert_books_balance()
 
 
-def test_ten_concurrent_completes_release_and_pay_once(ledger, payout_provider):
+def test_ten_concurrent_completes_release_and_pay_once(ledger, daraja):
     employer, job = new_job()
     worker = EmployeeFactory()
     post_callback(c2b_payload(job.escrow.contract_id, "1500.00"))
@@ -115,7 +116,8 @@ def test_ten_concurrent_completes_release_and_pay_once(ledger, payout_provider):
     assert LedgerOperation.objects.filter(escrow=escrow, kind="release").count() == 1
     assert [op for op, _ in ledger.calls].count("release") == 1
     assert MobileMoneyPayout.objects.filter(escrow_contract=escrow).count() == 1
-    assert payout_provider.sends == [f"PAYOUT_{escrow.contract_id[7:]}"]
+    b2c = daraja.sent("/mpesa/b2c/v3/paymentrequest")  # one B2C payment request, one result
+    assert [p["OriginatorConversationID"] for p in b2c] == [f"PAYOUT_{escrow.contract_id[7:]}"]
     assert MobileMoneyPayout.objects.get(escrow_contract=escrow).status == "completed"
     assert_books_balance()
 
@@ -127,11 +129,11 @@ def test_one_stk_callback_delivered_by_ten_threads_credits_once(daraja, ledger):
     employer, job = new_job()
     daraja.faults.hold_callbacks = True
     prompt = stk_request(escrow=job.escrow, user=employer, phone_number=employer.phone_number)
-    payload = daraja.stk_callback_payload(prompt.checkout_request_id)
+    payload = daraja.stk_callback(prompt.checkout_request_id)
 
     responses = run_together(
         lambda i: Client().post(
-            "/api/callbacks/mpesa/stk/", json.dumps(payload), content_type="application/json"
+            reverse("mpesa-stk-callback"), json.dumps(payload), content_type="application/json"
         )
     )
 

@@ -1,7 +1,9 @@
-"""The embedded default served as `make run` serves it (scripts/run.py: the Stellar contract
-service, the API under gunicorn, the periodic runner), on its own SQLite file in a temporary
-KAZI_VAR_DIR and on free ports. Runserver dropped connections when 50 M-Pesa confirmations arrived
-at once; all 50 must now be answered and credited."""
+"""The embedded default served as `make run` serves it (scripts/run.py: the sandbox, the Stellar
+contract service, the API under gunicorn, the periodic runner), on its own SQLite files in a
+temporary KAZI_VAR_DIR and on free ports. A job goes the whole way over real HTTP: paid through
+the sandbox's Pay Bill, completed, paid out by B2C, the result called back by the sandbox.
+Runserver dropped connections when 50 M-Pesa confirmations arrived at once; all 50 must now be
+answered and credited."""
 
 import importlib.util
 import os
@@ -19,7 +21,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from payments.daraja.local import c2b_payload
+from tests.conftest import c2b_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "scripts" / "run.py"
@@ -54,6 +56,7 @@ class Server:
     process: subprocess.Popen
     base: str
     stellar: str
+    sandbox: str
     log: Path
 
     def output(self) -> str:
@@ -61,11 +64,12 @@ class Server:
 
 
 def start(var_dir: Path, **extra_env: str) -> Server:
-    port, stellar_port = free_port(), free_port()
+    port, stellar_port, sandbox_port = free_port(), free_port(), free_port()
     # The embedded default: whatever the suite runs on, this server has SQLite and no Redis.
-    outside = {"DATABASE_URL", "REDIS_URL", "KAZI_ENV", "MPESA_CALLBACK_BASE_URL"}
+    outside = {"DATABASE_URL", "REDIS_URL", "KAZI_ENV", "MPESA_CALLBACK_BASE_URL", "SANDBOX_URL"}
     env = {k: v for k, v in os.environ.items() if k not in outside}
     env |= {"KAZI_VAR_DIR": str(var_dir), "PORT": str(port), "STELLAR_PORT": str(stellar_port)}
+    env |= {"SANDBOX_PORT": str(sandbox_port)}
     log = var_dir / "run.log"
     # As the Makefile's `run` target starts it: PORT=... python scripts/run.py
     process = subprocess.Popen(  # noqa: S603 - our own script
@@ -75,7 +79,13 @@ def start(var_dir: Path, **extra_env: str) -> Server:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    server = Server(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{stellar_port}", log)
+    server = Server(
+        process,
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{stellar_port}",
+        f"http://127.0.0.1:{sandbox_port}",
+        log,
+    )
     deadline = time.monotonic() + 90
     while "Kazi Trust is up" not in server.output():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -94,21 +104,65 @@ def server(tmp_path_factory):
         server.process.wait(timeout=30)
 
 
-def employer_client(base: str) -> httpx.Client:
+def employer_client(
+    base: str, phone: str = "+254722000111", role: str = "employer"
+) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=30)
     registered = client.post(
         "/api/auth/register/",
         json={
-            "phone_number": "+254722000111",
+            "phone_number": phone,
             "password": "kazi-e2e-pass-phrase",
             "first_name": "Amina",
             "last_name": "Otieno",
-            "user_type": "employer",
+            "user_type": role,
         },
     )
     assert registered.status_code == 201, registered.text
     client.headers["Authorization"] = f"Bearer {registered.json()['access']}"
+    client.user_id = registered.json()["user"]["id"]
     return client
+
+
+def test_a_job_is_paid_in_and_out_through_the_sandbox_over_http(server):
+    """Register, post a job, pay it by Pay Bill through the sandbox (which calls our registered
+    URLs), assign, complete: the completion answers at once and the payout reaches `completed`
+    through the sandbox's B2C result callback, over real HTTP."""
+    boss = employer_client(server.base, "+254722000211")
+    worker = employer_client(server.base, "+254712000311", role="employee")
+    job = boss.post(
+        "/api/jobs/", json={"title": "Fix the roof", "description": "Iron sheets", "budget": "2500"}
+    ).json()
+    paid = httpx.post(
+        f"{server.sandbox}/_sandbox/pay-bill",
+        json={"account": job["escrow_contract_id"], "amount": 2500, "phone": "254722000211"},
+        timeout=30,
+    ).json()
+    assert paid["completed"] is True, paid
+    assert paid["validation"]["answer_status"] == paid["confirmation"]["answer_status"] == 200
+    assert worker.post(f"/api/jobs/{job['id']}/apply/", json={}).status_code == 201
+    assigned = boss.patch(f"/api/jobs/{job['id']}/", json={"employee": worker.user_id})
+    assert assigned.json()["status"] == "in_progress", assigned.text
+
+    started = time.monotonic()
+    completed = boss.post(f"/api/jobs/{job['id']}/complete/")
+    answered = time.monotonic() - started
+    assert completed.status_code == 200, completed.text
+    deadline = started + 30
+    while (payout := boss.get(f"/api/jobs/{job['id']}/").json()["payout"] or {}).get(
+        "status"
+    ) not in {"completed", "failed"} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    paid_out = time.monotonic() - started
+    print(f"\ncompletion answered in {answered:.3f} s; payout completed after {paid_out:.3f} s")
+    assert payout["status"] == "completed", (payout, server.output()[-3000:])
+    assert answered < 5  # promptly, whatever the provider: the B2C result comes later
+    sent = httpx.get(f"{server.sandbox}/_sandbox/deliveries", params={"limit": 100}).json()
+    results = [d for d in sent["deliveries"] if d["kind"] == "b2c-result"]
+    assert [(d["status"], d["answer_status"]) for d in results] == [("delivered", 200)]
+    assert payout["transaction_reference"] == results[0]["body"]["Result"]["TransactionID"]
+    health = httpx.get(f"{server.base}/api/health/").json()
+    assert health["status"] == "ok", health
 
 
 def confirm_all_at_once(base: str, payloads: list[dict]) -> list[httpx.Response | Exception]:
@@ -143,10 +197,8 @@ def test_50_concurrent_c2b_confirmations_are_all_answered_and_credited(server):
         assert posted.status_code == 201, posted.text
         jobs.append(posted.json())
     payloads = [
-        c2b_payload(
-            shortcode=settings.MPESA_SHORTCODE, reference=job["escrow_contract_id"], amount=BUDGET
-        )
-        for job in jobs
+        c2b_payload(job["escrow_contract_id"], f"{BUDGET}.00", trans_id=f"RKT{n:07d}")
+        for n, job in enumerate(jobs)
     ]
     assert len({p["TransID"] for p in payloads}) == CONCURRENT  # distinct M-Pesa payments
 
@@ -197,7 +249,7 @@ def beat_schedule() -> list[tuple[str, dict]]:
 def test_sigterm_stops_every_process(server):
     """Last in this module: it stops the shared server."""
     children = descendants(server.process.pid)
-    assert len(children) >= 4  # stellar, gunicorn's master and worker, periodic
+    assert len(children) >= 6  # sandbox and web (gunicorn's master and worker), stellar, periodic
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     deadline = time.monotonic() + 10

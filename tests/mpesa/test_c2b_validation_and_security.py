@@ -2,12 +2,11 @@
 
 import pytest
 
-from payments.daraja.local import c2b_payload as daraja_c2b
 from payments.models import MpesaDeposit, ProviderCallback
 from tests.api.helpers import CALLBACK, legacy_job, pay, post_job
 from tests.conftest import c2b_payload
 
-VALIDATION = "/api/callbacks/mpesa/validation/"
+VALIDATION = "/api/callbacks/c2b/validation/"
 
 
 @pytest.mark.parametrize(
@@ -53,7 +52,7 @@ def token(settings):
 
 @pytest.mark.parametrize(
     "url",
-    [CALLBACK, VALIDATION, "/api/callbacks/mpesa/stk/", "/api/callbacks/mpesa/reversal/result/"],
+    [CALLBACK, VALIDATION, "/api/callbacks/stk/", "/api/callbacks/reversal/result/"],
 )
 @pytest.mark.parametrize(
     ("query", "allowed"), [("?token=s3cret", True), ("", False), ("?token=wrong", False)]
@@ -94,30 +93,75 @@ def test_x_forwarded_for_only_from_trusted_proxies(
     assert MpesaDeposit.objects.count() == int(allowed)
 
 
-def test_make_pay_plays_a_customer_against_a_running_server(live_server, transactional_db):
-    from django.core.management import call_command
-
-    from jobs.services import job_create
-    from tests.factories import EmployerFactory
-
-    job = job_create(employer=EmployerFactory(), title="T", description="D", budget="1500.00")
-    call_command("mpesa_pay", job.escrow.contract_id, "1500", "--base-url", live_server.url)
-    deposit = MpesaDeposit.objects.get()
-    assert deposit.escrow_contract == job.escrow
-    assert deposit.phone_number == "2547 ***** 126"
-    assert ProviderCallback.objects.filter(kind="mpesa_c2b_validation").count() == 1
-
-
-def test_the_local_c2b_payload_is_what_safaricom_sends():
-    payload = daraja_c2b(shortcode="600000", reference="ESCROW_X", amount=1500)
-    assert set(payload) >= {
+def test_a_pay_bill_payment_is_validated_then_confirmed_at_the_registered_urls(
+    api, employer, daraja
+):
+    """The sandbox's customer pays: M-Pesa calls our registered validation URL, then the
+    confirmation URL, over HTTP, with Safaricom's C2B v2 payload (MSISDN masked)."""
+    job = post_job(api, employer, "1500.00")
+    with api._capture(execute=True):
+        paid = daraja.pay_bill(job["escrow_contract_id"], 1500, phone="254712345678")
+    assert paid["completed"] is True
+    assert (paid["validation"]["answer_status"], paid["confirmation"]["answer_status"]) == (
+        200,
+        200,
+    )
+    sent = paid["confirmation"]["body"]
+    assert set(sent) == {
         "TransactionType",
         "TransID",
         "TransTime",
         "TransAmount",
         "BusinessShortCode",
         "BillRefNumber",
+        "InvoiceNumber",
+        "OrgAccountBalance",
+        "ThirdPartyTransID",
         "MSISDN",
+        "FirstName",
+        "MiddleName",
+        "LastName",
     }
-    assert payload["TransAmount"] == "1500.00"
-    assert len(payload["TransID"]) == 10
+    assert (sent["TransAmount"], sent["MSISDN"]) == ("1500.00", "2547 ***** 678")
+    assert paid["validation"]["body"]["OrgAccountBalance"] == ""  # known only once paid
+    deposit = MpesaDeposit.objects.get()
+    assert (deposit.transaction_reference, deposit.amount) == (paid["TransID"], 1500)
+    kinds = list(ProviderCallback.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["mpesa_c2b_validation", "mpesa_c2b_confirmation"]
+
+
+def test_a_payment_refused_at_validation_is_cancelled_and_never_confirmed(api, employer, daraja):
+    job = post_job(api, employer, "1500.00")
+    with api._capture(execute=True):
+        paid = daraja.pay_bill(job["escrow_contract_id"], 2000)  # more than the escrow needs
+    assert paid["completed"] is False
+    assert '"C2B00013"' in paid["validation"]["answer"]
+    assert paid["confirmation"] is None
+    assert MpesaDeposit.objects.count() == 0
+    assert daraja.transaction(paid["TransID"]) is None  # M-Pesa never took the money
+
+
+def test_confirmations_reach_only_the_registered_url(api, employer, daraja, settings):
+    """A confirmation URL registered on the wrong port reaches nobody: the money is M-Pesa's
+    to report again, never silently credited (and validation, unanswered, falls back to the
+    registered ResponseType)."""
+    job = post_job(api, employer, "1500.00")
+    daraja.register(
+        confirmation_url="http://127.0.0.1:8001/api/callbacks/c2b/confirmation/",
+        validation_url="http://127.0.0.1:8001/api/callbacks/c2b/validation/",
+        response_type="Cancelled",
+    )
+    paid = daraja.pay_bill(job["escrow_contract_id"], 1500)
+    assert paid["validation"]["error"].startswith("ConnectError")
+    assert paid["completed"] is False  # Cancelled: M-Pesa could not validate
+    daraja.register(
+        # https, to a server that speaks plain http: nobody answers
+        confirmation_url="https://127.0.0.1:8000/api/callbacks/c2b/confirmation/",
+        validation_url="http://127.0.0.1:8000/api/callbacks/c2b/validation/",
+    )
+    daraja.faults.external_validation = False
+    paid = daraja.pay_bill(job["escrow_contract_id"], 1500)
+    assert paid["completed"] is True
+    assert paid["confirmation"]["status"] == "failed"
+    assert paid["confirmation"]["error"].startswith("ConnectError")
+    assert MpesaDeposit.objects.count() == 0

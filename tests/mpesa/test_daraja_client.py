@@ -1,4 +1,5 @@
-"""The Daraja client against the local Daraja: OAuth shared through the cache, typed errors."""
+"""The Daraja client against the sandbox's Daraja, over HTTP: OAuth shared through the cache,
+typed errors."""
 
 import httpx
 import pytest
@@ -12,12 +13,11 @@ def test_one_token_serves_every_call_until_it_nears_expiry(daraja):
     client = get_daraja()
     first = client.token()
     assert client.token() == first
-    assert DarajaClient(client.config, transport=daraja).token() == first  # another process
+    assert DarajaClient(client.config).token() == first  # another process
     cache.delete(TOKEN_KEY)  # what the cache does 2 minutes before the 3599 s run out
     second = client.token()
     assert second != first
-    with daraja.store.connect() as db:
-        assert [r[0] for r in db.execute("select token from tokens")] == [second]
+    assert daraja.tokens() == [second]  # a new token invalidates the old
 
 
 def test_a_refresh_in_progress_elsewhere_is_waited_for(daraja, monkeypatch):
@@ -32,16 +32,22 @@ def test_a_refresh_in_progress_elsewhere_is_waited_for(daraja, monkeypatch):
     monkeypatch.setattr("payments.daraja.client.time.sleep", other_process_finishes)
     assert client.token() == "their-token"
     assert len(sleeps) == 1
-    with daraja.store.connect() as db:
-        assert db.execute("select count(*) from tokens").fetchone()[0] == 0  # we never asked
+    assert daraja.tokens() == []  # we never asked
 
 
-def test_an_invalid_token_is_a_typed_error(daraja):
+def test_a_token_daraja_refuses_is_renewed_once(daraja, sandbox):
     client = get_daraja()
     cache.set(TOKEN_KEY, "stale", timeout=60)
     with pytest.raises(DarajaError) as err:
         client.stk_query(checkout_request_id="ws_CO_1")
-    assert err.value.code == "404.001.03"
+    assert err.value.code == "400.002.02"  # through, with a new token; the id is unknown
+    query = "/mpesa/stkpushquery/v1/query"
+    seen = [(r["path"], r["status"], r["error_code"]) for r in sandbox.requests_seen("daraja")]
+    assert seen == [
+        (query, 401, "404.001.03"),
+        ("/oauth/v1/generate", 200, ""),
+        (query, 400, "400.002.02"),
+    ]
 
 
 def test_a_5xx_or_timeout_is_unavailable_not_an_error(daraja):
@@ -57,11 +63,18 @@ def test_a_5xx_or_timeout_is_unavailable_not_an_error(daraja):
         DarajaClient(config, transport=httpx.MockTransport(timeout)).token()
 
 
-def test_a_wrong_passkey_is_refused_by_daraja(daraja, settings):
+def test_a_wrong_passkey_is_refused_by_daraja(daraja, sandbox):
     config = get_daraja().config
-    wrong = DarajaClient(DarajaConfig(**{**config.__dict__, "passkey": "wrong"}), transport=daraja)
-    with pytest.raises(DarajaError, match="Invalid Password"):
+    wrong = DarajaClient(DarajaConfig(**{**config.__dict__, "passkey": "wrong"}))
+    with pytest.raises((DarajaError, DarajaUnavailable)):
         wrong.stk_query(checkout_request_id="ws_CO_1")
+    seen = sandbox.requests_seen("daraja")[-1]
+    # Daraja's answer to a wrong STK password: HTTP 500, "Wrong credentials".
+    assert (seen["path"], seen["status"], seen["error_code"]) == (
+        "/mpesa/stkpushquery/v1/query",
+        500,
+        "500.001.1001",
+    )
 
 
 def test_urls_are_registered_with_the_token_never_printed(daraja, settings, capsys):
@@ -71,11 +84,11 @@ def test_urls_are_registered_with_the_token_never_printed(daraja, settings, caps
     settings.MPESA_CALLBACK_BASE_URL = "https://api.kazi.example"
     call_command("mpesa_register_urls")
     registered = daraja.registration()
-    assert registered["ConfirmationURL"] == (
-        "https://api.kazi.example/api/callbacks/mpesa/deposit/?token=s3cret-token"
+    assert registered["confirmation_url"] == (
+        "https://api.kazi.example/api/callbacks/c2b/confirmation/?token=s3cret-token"
     )
-    assert registered["ValidationURL"].startswith(
-        "https://api.kazi.example/api/callbacks/mpesa/validation/"
+    assert registered["validation_url"].startswith(
+        "https://api.kazi.example/api/callbacks/c2b/validation/"
     )
-    assert registered["ResponseType"] == "Completed"
+    assert (registered["response_type"], registered["version"]) == ("Completed", 2)
     assert "s3cret-token" not in capsys.readouterr().out

@@ -13,11 +13,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
 from escrow.models import EscrowContract, LedgerOperation
 from jobs.services import job_create
 from payments import stk
-from payments.daraja.local import receipt_number
 from payments.models import MpesaDeposit, ProviderCallback, StkPushRequest
 from payments.payers import NAIROBI
 from tests.conftest import assert_books_balance
@@ -45,7 +45,7 @@ class Payment:
         self.prompt = stk.stk_request(
             escrow=self.job.escrow, user=self.employer, phone_number=self.employer.phone_number
         )
-        self.receipt = receipt_number(self.prompt.checkout_request_id)
+        self.receipt = daraja.stk_receipt(self.prompt.checkout_request_id)
         self.msisdn = self.employer.phone_number.lstrip("+")
 
     def deliver(self, route: str, client: Client | None = None) -> None:
@@ -56,11 +56,11 @@ class Payment:
             return
         url, body = {
             "stk_callback": (
-                "/api/callbacks/mpesa/stk/",
-                self.daraja.stk_callback_payload(self.prompt.checkout_request_id),
+                reverse("mpesa-stk-callback"),
+                self.daraja.stk_callback(self.prompt.checkout_request_id),
             ),
-            "c2b": ("/api/callbacks/mpesa/deposit/", self.c2b()),
-            "transaction_status": ("/api/callbacks/mpesa/status/result/", self.status()),
+            "c2b": (reverse("mpesa-c2b-confirmation"), self.c2b()),
+            "transaction_status": (reverse("mpesa-status-result"), self.status()),
         }[route]
         response = client.post(url, json.dumps(body), content_type="application/json")
         assert response.status_code == 200, response.content

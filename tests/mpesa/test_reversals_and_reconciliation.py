@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import User
-from payments.models import MpesaDeposit, MpesaReversal
+from payments.models import MobileMoneyPayout, MpesaDeposit, MpesaReversal
 from payments.reversals import reversal_request
 from tests.api.helpers import pay, post_job
 
@@ -35,28 +35,61 @@ def return_money(api, admin_request, deposits):
         )
 
 
-def test_unmatched_money_and_surpluses_are_returned_once(api, employer, daraja, admin_request):
+def pay_unvalidated(api, daraja, account: str, amount: int, trans_id: str) -> None:
+    """A Pay Bill payment M-Pesa completes without asking our validation URL (external
+    validation is off on the shortcode): money we would have refused still arrives."""
+    daraja.faults.external_validation = False
+    with api._capture(execute=True):
+        paid = daraja.pay_bill(account, amount, trans_id=trans_id)
+    assert paid["confirmation"]["answer_status"] == 200
+    daraja.faults.external_validation = True
+
+
+def test_unmatched_money_is_reversed_once_and_a_surplus_is_paid_back_instead(
+    api, employer, daraja, admin_request
+):
     job = post_job(api, employer, "1000.00")
-    pay(api, job, "1500.00", trans_id="RKTQDM7W01")  # KES 500 surplus
-    api.anonymous().post(
-        "/api/callbacks/mpesa/deposit/",
-        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
+    pay_unvalidated(api, daraja, job["escrow_contract_id"], 1500, "RKTQDM7W01")  # KES 500 over
+    pay_unvalidated(api, daraja, "rent", 300, "RKTQDM7W02")
+    surplus = MobileMoneyPayout.objects.get()  # the overpayment went straight back by payout
+    assert (surplus.kind, surplus.recipient, surplus.amount, surplus.status) == (
+        "surplus",
+        "employer",
+        Decimal("500.00"),
+        "completed",
     )
+    assert surplus.phone_number == employer.phone_number
     deposits = list(MpesaDeposit.objects.order_by("transaction_reference"))
     return_money(api, admin_request, deposits)
     return_money(api, admin_request, deposits)  # clicked twice: still one reversal each
 
     reversals = {r.deposit.transaction_reference: r for r in MpesaReversal.objects.all()}
     assert {ref: (r.amount, r.status) for ref, r in reversals.items()} == {
-        "RKTQDM7W01": (Decimal("500.00"), "completed"),
-        "RKTQDM7W02": (Decimal("300.00"), "completed"),
+        "RKTQDM7W02": (Decimal("300.00"), "completed"),  # the surplus is not returned twice
     }
     sent = [body for path, body in daraja.requests if path == "/mpesa/reversal/v1/request"]
-    assert sorted((b["TransactionID"], b["Amount"]) for b in sent) == [
-        ("RKTQDM7W01", "500"),
-        ("RKTQDM7W02", "300"),
-    ]
+    assert [(b["TransactionID"], b["Amount"]) for b in sent] == [("RKTQDM7W02", "300")]
     assert all(b["CommandID"] == "TransactionReversal" for b in sent)
+    # M-Pesa's side: the unmatched payment reversed, the money back with the payer.
+    assert [daraja.transaction(r)["status"] for r in ("RKTQDM7W01", "RKTQDM7W02")] == [
+        "Completed",
+        "Reversed",
+    ]
+
+
+def test_a_reversal_of_money_mpesa_never_received_fails_with_its_code(api, daraja):
+    api.anonymous().post(  # a confirmation M-Pesa never sent: no such transaction
+        "/api/callbacks/mpesa/deposit/",
+        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
+    )
+    with api._capture(execute=True):
+        reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)
+    reversal = MpesaReversal.objects.get()
+    assert (reversal.status, reversal.result_code, reversal.result_message) == (
+        "failed",
+        "R000002",
+        "The OriginalTransactionID is invalid.",
+    )
 
 
 def test_nothing_owed_back_is_refused(api, employer):
@@ -70,11 +103,8 @@ def test_nothing_owed_back_is_refused(api, employer):
 
 
 def test_a_repeated_reversal_result_changes_nothing(api, employer, daraja):
+    pay_unvalidated(api, daraja, "rent", 300, "RKTQDM7W02")
     daraja.faults.callback_copies = 2
-    api.anonymous().post(
-        "/api/callbacks/mpesa/deposit/",
-        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
-    )
     with api._capture(execute=True):
         reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)
     reversal = MpesaReversal.objects.get()
@@ -87,7 +117,7 @@ def test_a_repeated_reversal_result_changes_nothing(api, employer, daraja):
             "ConversationID": reversal.conversation_id,
         }
     }
-    api.anonymous().post("/api/callbacks/mpesa/reversal/result/", late)
+    assert api.anonymous().post("/api/callbacks/reversal/result/", late).status_code == 200
     assert MpesaReversal.objects.get().status == "completed"
 
 
@@ -160,10 +190,7 @@ def test_a_reversal_whose_result_never_came_is_settled_by_transaction_status(api
 
     from payments.tasks import mpesa_reconcile
 
-    api.anonymous().post(
-        "/api/callbacks/mpesa/deposit/",
-        {"TransID": "RKTQDM7W02", "TransAmount": "300", "BillRefNumber": "rent"},
-    )
+    pay_unvalidated(api, daraja, "rent", 300, "RKTQDM7W02")
     daraja.faults.callback_copies = 0  # the reversal's result is lost
     with api._capture(execute=True):
         reversal_request(deposit_id=MpesaDeposit.objects.get().pk, requested_by=None)

@@ -36,6 +36,11 @@ def test_a_paid_prompt_funds_the_escrow(api, employer, daraja, ledger):
     assert deposit.transaction_reference == body["checkout_request_id"]
     assert len(deposit.receipt_number) == 10
     assert ledger.get(job["escrow_contract_id"]).funded == 15_000_000_000
+    # Safaricom confirms the Pay Bill STK payment by C2B too, to our registered URL: credited once.
+    confirmation = ProviderCallback.objects.get(kind="mpesa_c2b_confirmation")
+    assert deposit.receipt_number in confirmation.body
+    assert confirmation.outcome
+    assert MpesaDeposit.objects.count() == 1
 
 
 def test_the_prompt_asks_for_what_is_still_owed_rounded_up(api, employer, daraja):
@@ -178,7 +183,7 @@ def test_an_unknown_checkout_id_is_refused_and_recorded(api):
             }
         }
     }
-    response = api.anonymous().post("/api/callbacks/mpesa/stk/", payload)
+    response = api.anonymous().post("/api/callbacks/stk/", payload)
     assert response.status_code == 404
     assert response.json()["ResultCode"] == "1"
     assert MpesaDeposit.objects.count() == 0

@@ -1,21 +1,24 @@
-"""The M-Pesa B2C adapter end to end against the local Daraja: the B2C Payment Request v3, its
-result and queue-timeout callbacks, and Transaction Status for unknown outcomes."""
+"""The M-Pesa B2C adapter end to end against the sandbox's Daraja, over HTTP: the B2C Payment
+Request v3, its result and queue-timeout callbacks, and Transaction Status for unknown
+outcomes."""
 
 import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse, reverse_lazy
 
 from payments.models import MobileMoneyPayout, ProviderCallback
 from payments.providers import get_payout_provider
 from payments.tasks import payout_send, payout_sweep
+from tests.conftest import payout_sms
 from tests.payouts.helpers import complete
 
 B2C = "/mpesa/b2c/v3/paymentrequest"
 STATUS = "/mpesa/transactionstatus/v1/query"
-RESULT = "/api/callbacks/mpesa/b2c/result/"
-BASE = "http://127.0.0.1:8000/api/callbacks/mpesa/b2c/"
+RESULT = reverse_lazy("mpesa-b2c-result")
+HOST = "http://127.0.0.1:8000"  # MPESA_CALLBACK_BASE_URL
 
 
 @pytest.fixture
@@ -51,8 +54,8 @@ def test_a_payout_is_requested_in_darajas_format_and_completed_by_the_result(
             "PartyA": settings.MPESA_B2C_SHORTCODE,
             "PartyB": employee.phone_number.lstrip("+"),
             "Remarks": f"Kazi Trust payout {payout.reference}",
-            "QueueTimeOutURL": BASE + "timeout/",
-            "ResultURL": BASE + "result/",
+            "QueueTimeOutURL": HOST + reverse("mpesa-b2c-timeout"),
+            "ResultURL": HOST + reverse("mpesa-b2c-result"),
             "Occassion": payout.reference,
         }
     ]
@@ -61,7 +64,7 @@ def test_a_payout_is_requested_in_darajas_format_and_completed_by_the_result(
         payout.transaction_reference == b2c.b2c_result(payout.reference)["Result"]["TransactionID"]
     )
     assert recorded() == [f"{payout.reference}: completed"]
-    assert len(sms.sent) == 1
+    assert len(payout_sms(sms)) == 1
 
 
 def test_results_from_a_disallowed_address_or_without_the_token_change_nothing(
@@ -91,28 +94,34 @@ def test_replayed_and_out_of_order_results_pay_once_and_never_reverse(
     refusal = b2c.b2c_result(payout.reference)
     refusal["Result"].update(ResultCode=2040, ResultDesc="Unregistered customer")
     assert api.anonymous().raw_post(RESULT, json.dumps(refusal)).status_code == 200
-    in_flight = {
+    in_flight = {  # a late status answer, naming the payment as Safaricom does
         "Result": {
             "ResultCode": 0,
-            "ResultParameters": {"ResultParameter": [{"Key": "TransactionStatus", "Value": "?"}]},
-            "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": payout.reference}},
+            "ResultParameters": {
+                "ResultParameter": [
+                    {"Key": "TransactionStatus", "Value": "?"},
+                    {"Key": "OriginatorConversationID", "Value": payout.reference},
+                ]
+            },
+            "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}},
         }
     }
-    response = api.anonymous().raw_post("/api/callbacks/mpesa/b2c/status/", json.dumps(in_flight))
+    response = api.anonymous().raw_post(reverse("mpesa-b2c-status"), json.dumps(in_flight))
     assert response.status_code == 200
     payout.refresh_from_db()
     assert (payout.status, payout.failure_reason) == ("completed", "")
     assert len(sent(b2c)) == 1
-    assert len(sms.sent) == 1
+    assert len(payout_sms(sms)) == 1
     assert recorded() == [f"{payout.reference}: completed"] * 4
 
 
-def test_a_result_for_an_unknown_payout_is_refused_and_recorded(api, b2c):
+def test_a_result_for_an_unknown_payout_is_acknowledged_and_recorded(api, b2c):
+    """Safaricom would resend a refused result: one that names no payout of ours is kept for
+    an operator and acknowledged, and changes nothing."""
     result = {"Result": {"ResultCode": 0, "OriginatorConversationID": "PAYOUT_NOPE"}}
     response = api.anonymous().raw_post(RESULT, json.dumps(result))
-    assert response.status_code == 404
-    assert response.json()["ResultCode"] == "1"
-    assert recorded() == ["rejected: unknown payout 'PAYOUT_NOPE'"]
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    assert recorded() == ["unmatched: names no payout of ours (PAYOUT_NOPE)"]
 
 
 def test_a_lost_answer_is_resolved_by_transaction_status_with_one_payment_request(
@@ -126,7 +135,7 @@ def test_a_lost_answer_is_resolved_by_transaction_status_with_one_payment_reques
     assert [(q["OriginalConversationID"], q["TransactionID"]) for q in queries] == [
         (payout.reference, "")
     ]
-    assert queries[0]["ResultURL"] == BASE + "status/"
+    assert queries[0]["ResultURL"] == HOST + reverse("mpesa-b2c-status")
     assert (payout.status, payout.attempts) == ("completed", 2)
     assert (
         payout.transaction_reference == b2c.b2c_result(payout.reference)["Result"]["TransactionID"]
@@ -155,9 +164,10 @@ def test_a_status_query_that_finds_nothing_leaves_the_payout_in_flight_unsent(
     payout = complete(api, employer, employee)
     assert payout.status == "processing"
     assert sent(b2c) == []
+    # M-Pesa's answer names no transaction, so no payout: nothing is decided, nothing resent.
     assert recorded() == [
-        f"{payout.reference}: processing (M-Pesa found nothing: "
-        "No transaction was found for OriginalConversationID.)"
+        "unmatched: names no payout of ours (no identifier) (M-Pesa found nothing: "
+        "The OriginalTransactionID is invalid.)"
     ]
 
 
@@ -175,9 +185,11 @@ def test_a_refused_payout_fails_with_mpesas_reason_and_is_never_sent_again(
     assert MobileMoneyPayout.objects.get().status == "failed"
 
 
-def test_a_request_daraja_refuses_outright_fails_with_its_error(
+def test_a_wrong_initiator_credential_is_accepted_then_fails_by_the_result(
     api, settings, employer, employee, b2c
 ):
+    """As M-Pesa does: the request is taken, the initiator is checked later, and the result
+    says 2001. Nothing was paid (Transaction Status knows no such payment)."""
     settings.MPESA_SECURITY_CREDENTIAL = "not-the-initiators"
     get_payout_provider.cache_clear()
     from payments.daraja import get_daraja
@@ -185,8 +197,20 @@ def test_a_request_daraja_refuses_outright_fails_with_its_error(
     get_daraja.cache_clear()
     payout = complete(api, employer, employee)
     assert payout.status == "failed"
-    assert payout.failure_reason == "400.002.02: Bad Request - Invalid Initiator or credential"
+    assert payout.failure_reason == "2001: The initiator information is invalid."
     assert len(sent(b2c)) == 1
+    assert b2c.transaction(b2c.b2c_result(payout.reference)["Result"]["TransactionID"]) is None
+
+
+def test_daraja_refusing_a_request_outright_fails_the_payout_with_its_error(
+    api, employer, employee, b2c
+):
+    b2c.faults.b2c_reject = 1
+    payout = complete(api, employer, employee)
+    assert (payout.status, payout.failure_reason) == (
+        "failed",
+        "400.002.02: Bad Request - Invalid PartyB",
+    )
 
 
 def test_b2c_sends_whole_shillings(api, employer, employee, b2c):
@@ -217,8 +241,7 @@ def test_a_repeated_originator_conversation_id_is_refused_by_mpesa(api, employer
         get_payout_provider().send(
             reference=payout.reference, msisdn=employee.phone_number[1:], amount=payout.amount
         )
-    with b2c.store.connect() as db:
-        assert db.execute("select count(*) from b2c").fetchone()[0] == 1
+    assert b2c.b2c_count() == 1
     assert MobileMoneyPayout.objects.get().status == "completed"
 
 

@@ -4,7 +4,10 @@ with ledger and provider faults, and late provider news; after every step the da
 with a simple model, and P1, P2 and P8 must hold.
 
 Outbound work queued on commit never runs in these (never-committing) tests, as if every message
-were lost: only the sweeps carry it out, which is the harshest case for P6."""
+were lost: only the sweeps carry it out, which is the harshest case for P6. Payouts go by M-Pesa
+B2C through the sandbox's Daraja; its callbacks arrive when a step says so, or never until the
+end, and its faults (refusals, lost answers, failures reported later, held or repeated callbacks)
+are switched on at random."""
 
 import itertools
 from datetime import timedelta
@@ -23,7 +26,7 @@ from hypothesis.stateful import (
 )
 
 from escrow.ledger import get_ledger
-from escrow.models import EscrowContract, LedgerOperation
+from escrow.models import Dispute, EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
 from jobs.models import JobApplication, JobListing
@@ -33,6 +36,7 @@ from payments import deposits, payouts
 from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
 from payments.providers import PayoutResult, get_payout_provider
 from payments.tasks import payout_sweep
+from sandbox import Sandbox
 from tests.conftest import assert_books_balance
 from tests.factories import EmployeeFactory, EmployerFactory
 
@@ -45,7 +49,12 @@ LEGAL_PAIRS = {
     ("completed", "completed"),
     ("completed", "released"),
     ("cancelled", "refunded"),
+    ("delivered", "in_progress"),
+    ("disputed", "disputed"),
+    ("resolved", "resolved"),
 }
+# The escrow state in which each kind of payout can exist (a surplus comes with its deposit).
+PAID_OUT_FROM = {"release": {"released"}, "refund": {"refunded"}, "dispute_share": {"resolved"}}
 amounts = st.integers(min_value=1000, max_value=500_000).map(lambda c: Decimal(c) / 100)
 
 
@@ -60,9 +69,10 @@ class Books(RuleBasedStateMachine):
 
     def __init__(self, configure) -> None:
         super().__init__()
-        configure()  # a fresh ledger and provider for this example
+        self.sandbox: Sandbox = configure()  # a fresh ledger and M-Pesa for this example
         for model in (
             MobileMoneyPayout,
+            Dispute,
             MpesaDeposit,
             ProviderCallback,
             LedgerOperation,
@@ -149,28 +159,41 @@ class Books(RuleBasedStateMachine):
     @rule(
         ledger_fault=st.sampled_from([None, "fail_before_apply", "lose_answer_after_apply"]),
         payout_fault=st.sampled_from(
-            [None, "lose_answer", "fail_later", "hold_callbacks", "duplicate_callbacks", "reject"]
+            [
+                None,
+                ("lose_answers", 1),  # M-Pesa takes the B2C request, its answer is lost
+                ("b2c_result_code", 2040),  # accepted, then refused in the result
+                ("hold_callbacks", True),  # the result comes late (or only by status query)
+                ("callback_copies", 2),  # every callback twice
+                ("b2c_reject", 1),  # Daraja refuses the request outright
+            ]
         ),
+        callbacks_arrive=st.booleans(),
     )
-    def run_outbound_work(self, ledger_fault, payout_fault):
-        ledger, provider = get_ledger(), get_payout_provider()
+    def run_outbound_work(self, ledger_fault, payout_fault, callbacks_arrive):
+        ledger, daraja = get_ledger(), self.sandbox.daraja
         if ledger_fault:
             setattr(ledger.faults, ledger_fault, 1)
-        if payout_fault in {"hold_callbacks", "duplicate_callbacks"}:
-            setattr(provider.faults, payout_fault, True)
-        elif payout_fault:
-            setattr(provider.faults, payout_fault, 1)
+        if payout_fault:
+            setattr(daraja.faults, *payout_fault)
         ledger_sweep()
         payout_sweep()
         ledger.faults.__init__()
-        provider.faults.__init__()
+        daraja.reset_faults()
+        if callbacks_arrive:  # M-Pesa's results and Transaction Status answers reach us now
+            daraja.release_held()
+            daraja.deliver_pending()
 
-    @precondition(lambda self: MobileMoneyPayout.objects.exists())
+    @precondition(lambda self: self.sent())
     @rule(news=st.sampled_from(["accepted", "completed", "failed"]), data=st.data())
     def late_provider_news(self, news, data):
-        references = sorted(MobileMoneyPayout.objects.values_list("reference", flat=True))
-        reference = data.draw(st.sampled_from(references))
+        """News only of transfers M-Pesa was asked for: of no other can it say anything."""
+        reference = data.draw(st.sampled_from(self.sent()))
         payouts.payout_apply_result(reference=reference, result=PayoutResult(news, "LATE"))
+
+    def sent(self) -> list[str]:
+        asked = self.sandbox.daraja.sent("/mpesa/b2c/v3/paymentrequest")
+        return sorted({body["OriginatorConversationID"] for body in asked})
 
     @invariant()
     def books_balance_and_match_the_model(self):
@@ -200,20 +223,28 @@ class Books(RuleBasedStateMachine):
     def states_are_legal_and_payouts_final(self):
         for job in JobListing.objects.select_related("escrow"):
             assert (job.status, job.escrow.status) in LEGAL_PAIRS
-        for payout in MobileMoneyPayout.objects.all():
-            assert payout.escrow_contract.status == "released"
+        for payout in MobileMoneyPayout.objects.select_related("escrow_contract", "deposit"):
+            if payout.kind == "surplus":
+                assert payout.amount == payout.deposit.surplus_amount > 0
+            else:
+                assert payout.escrow_contract.status in PAID_OUT_FROM[payout.kind]
             if payout.reference in self.paid:
                 assert payout.status == "completed"
             if payout.status == "completed":
                 self.paid.add(payout.reference)
-        per_escrow = MobileMoneyPayout.objects.values_list("escrow_contract", flat=True)
-        assert len(per_escrow) == len(set(per_escrow))
+        # P12: one payout per escrow, kind and recipient (or per deposit's surplus)
+        owed = MobileMoneyPayout.objects.values_list(
+            "escrow_contract", "deposit", "kind", "recipient"
+        )
+        assert len(owed) == len(set(owed))
 
     def teardown(self):
         # Quiesce: with no faults, the sweeps finish everything and the ledger agrees with us.
         for _ in range(3):
             ledger_sweep()
             payout_sweep()
+            self.sandbox.daraja.release_held()
+            self.sandbox.daraja.deliver_pending()
         for escrow in on_chain_escrows():
             on_chain = get_ledger().get(escrow.contract_id)
             assert on_chain.funded == to_chain(escrow.funded_amount)
@@ -223,16 +254,17 @@ class Books(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def fresh_world(settings, tmp_path):
+def fresh_world(settings, tmp_path, sandbox):
     settings.OUTBOUND_STUCK_AFTER = timedelta(0)
     counter = itertools.count()
 
-    def configure():
+    def configure() -> Sandbox:
         n = next(counter)
         settings.LOCAL_LEDGER_PATH = tmp_path / f"ledger-{n}.sqlite3"
-        settings.LOCAL_PAYOUT_PATH = tmp_path / f"payouts-{n}.sqlite3"
         get_ledger.cache_clear()
         get_payout_provider.cache_clear()
+        sandbox.reset()  # M-Pesa forgets every payment, token and registration
+        return sandbox
 
     return configure
 

@@ -1,4 +1,5 @@
-"""Payouts reach the worker once, whatever the provider does (MONEY-SAFETY P5, P7)."""
+"""Payouts reach the worker once, whatever the provider does (MONEY-SAFETY P5, P7). The provider
+is the embedded default's: M-Pesa B2C through the sandbox's Daraja, its faults switched on."""
 
 from datetime import timedelta
 
@@ -9,6 +10,18 @@ from payments.models import MobileMoneyPayout
 from payments.providers import PayoutResult
 from payments.tasks import payout_sweep
 from tests.api.helpers import in_progress_job
+from tests.conftest import payout_sms
+
+B2C = "/mpesa/b2c/v3/paymentrequest"
+NOT_REGISTERED = (
+    "2040: Credit Party customer type (Unregistered or Registered Customer) can't be supported by "
+    "the service."
+)
+
+
+def sends(daraja) -> list[str]:
+    """The B2C payment requests M-Pesa received, by OriginatorConversationID (our reference)."""
+    return [body["OriginatorConversationID"] for body in daraja.sent(B2C)]
 
 
 def complete(api, employer, employee) -> tuple[dict, MobileMoneyPayout]:
@@ -17,62 +30,68 @@ def complete(api, employer, employee) -> tuple[dict, MobileMoneyPayout]:
     return api.get(f"/api/jobs/{job['id']}/").json(), MobileMoneyPayout.objects.get()
 
 
-def test_a_payout_goes_to_the_workers_phone_once(api, employer, employee, payout_provider):
+def test_a_payout_goes_to_the_workers_phone_once(api, employer, employee, daraja):
     job, payout = complete(api, employer, employee)
     assert job["payout"]["status"] == "completed"
     assert payout.phone_number == employee.phone_number
     assert payout.reference == "PAYOUT_" + job["escrow_contract_id"][7:]
-    assert payout_provider.sends == [payout.reference]
-    assert payout.transaction_reference.startswith("LP")
+    assert sends(daraja) == [payout.reference]
+    assert daraja.sent(B2C)[0]["PartyB"] == employee.phone_number.lstrip("+")
+    paid = daraja.transaction(payout.transaction_reference)  # the M-Pesa receipt
+    assert (paid["kind"], paid["status"], paid["amount"]) == ("b2c", "Completed", 150000)
 
 
 def test_a_refused_payout_fails_with_the_reason_and_is_never_resent(
-    api, employer, employee, payout_provider
+    api, employer, employee, daraja
 ):
-    payout_provider.faults.reject = 1
+    daraja.faults.b2c_reject = 1  # Daraja refuses the request itself
     job, payout = complete(api, employer, employee)
     assert job["payout"]["status"] == "failed"
-    assert job["payout"]["failure_reason"] == "Recipient not registered"
+    assert job["payout"]["failure_reason"] == "400.002.02: Bad Request - Invalid PartyB"
     payouts.payout_send(payout_id=payout.pk)  # a redelivered task
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
     assert MobileMoneyPayout.objects.get().status == "failed"
 
 
 def test_a_lost_answer_is_resolved_by_asking_never_by_sending_again(
-    api, employer, employee, payout_provider
+    api, employer, employee, daraja
 ):
-    payout_provider.faults.lose_answer = 1
+    daraja.faults.lose_answers = 1  # M-Pesa takes the B2C request; its answer never arrives
     _, payout = complete(api, employer, employee)
     assert payout.status == "completed"
     assert payout.attempts == 2
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
+    assert daraja.b2c_count() == 1
 
 
-def test_a_failure_reported_later_is_recorded(api, employer, employee, payout_provider):
-    payout_provider.faults.fail_later = 1
+def test_a_failure_reported_later_is_recorded(api, employer, employee, daraja):
+    daraja.faults.b2c_result_code = 2040  # accepted, then refused by M-Pesa in its result
     job, _ = complete(api, employer, employee)
     assert job["payout"]["status"] == "failed"
-    assert job["payout"]["failure_reason"] == "Recipient account limit reached"
+    assert job["payout"]["failure_reason"] == NOT_REGISTERED
 
 
 def test_without_a_callback_the_sweep_asks_for_the_outcome(
-    api, settings, employer, employee, payout_provider
+    api, settings, employer, employee, daraja
 ):
-    payout_provider.faults.hold_callbacks = True
+    daraja.faults.hold_callbacks = True
     _, payout = complete(api, employer, employee)
     assert payout.status == "processing"
     assert payout_sweep() == 0  # not stuck yet
     settings.OUTBOUND_STUCK_AFTER = timedelta(0)
-    assert payout_sweep() == 1
+    with api._capture(execute=True):  # Transaction Status answers by callback
+        assert payout_sweep() == 1
     assert MobileMoneyPayout.objects.get().status == "completed"
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
 
 
-def test_a_duplicated_callback_changes_nothing(api, employer, employee, payout_provider):
-    payout_provider.faults.duplicate_callbacks = True
+def test_a_duplicated_callback_changes_nothing(api, employer, employee, daraja, sandbox):
+    daraja.faults.callback_copies = 2
     _, payout = complete(api, employer, employee)
     assert payout.status == "completed"
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
+    results = [d for d in sandbox.deliveries.recent() if d["kind"] == "b2c-result"]
+    assert [(d["status"], d["answer_status"]) for d in results] == [("delivered", 200)] * 2
 
 
 @pytest.mark.parametrize("late", ["accepted", "failed", "completed", "bogus"])
@@ -86,16 +105,16 @@ def test_a_decided_outcome_never_changes(api, employer, employee, late):
     assert (payout.status, payout.completed_at, payout.transaction_reference) == decided
 
 
-def test_a_failed_payout_stays_failed_after_a_late_success(
-    api, employer, employee, payout_provider
-):
-    payout_provider.faults.reject = 1
+def test_a_failed_payout_stays_failed_after_a_late_success(api, employer, employee, daraja):
+    daraja.faults.b2c_reject = 1
     _, payout = complete(api, employer, employee)
     payouts.payout_apply_result(reference=payout.reference, result=PayoutResult("completed", "X"))
     assert MobileMoneyPayout.objects.get().status == "failed"
 
 
-def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(db, settings, payout_provider):
+def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(
+    db, settings, daraja, django_capture_on_commit_callbacks
+):
     from escrow.tasks import ledger_sweep
     from jobs.services import job_complete
     from tests.factories import EmployeeFactory, EmployerFactory
@@ -106,33 +125,35 @@ def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(db, settings, payout_p
     job_complete(job_id=job.pk)
     ledger_sweep()
     payout = MobileMoneyPayout.objects.get()
-    assert (payout.status, payout_provider.sends) == ("pending", [])
-    payout_sweep()
-    payout_sweep()
+    assert (payout.status, sends(daraja)) == ("pending", [])
+    with django_capture_on_commit_callbacks(execute=True):  # M-Pesa's result calls back
+        payout_sweep()
+        payout_sweep()
     assert MobileMoneyPayout.objects.get().status == "completed"
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
 
 
-def test_the_worker_is_told_by_sms_once_paid(api, employer, employee, sms, payout_provider):
-    payout_provider.faults.duplicate_callbacks = True  # told once, however often the news comes
+def test_the_worker_is_told_by_sms_once_paid(api, employer, employee, sms, daraja):
+    daraja.faults.callback_copies = 2  # told once, however often the news comes
     _, payout = complete(api, employer, employee)
-    messages = [m for phone, m in sms.sent if phone == employee.phone_number]
-    assert messages == [
-        f"Kazi Trust: KES 1,500.00 for your work has been sent to this number "
+    assert payout_sms(sms) == [
+        f"Kazi Trust: KES 1,500.00 for your work has been sent to your M-Pesa "
         f"({payout.transaction_reference})."
     ]
 
 
-def test_no_sms_when_a_payout_fails(api, employer, employee, sms, payout_provider):
-    payout_provider.faults.reject = 1
+def test_a_failed_payout_is_told_as_failed_never_as_sent(api, employer, employee, sms, daraja):
+    daraja.faults.b2c_reject = 1
     complete(api, employer, employee)
-    assert sms.sent == []
+    assert payout_sms(sms) == []
+    told = [m for phone, m in sms.sent if phone == employee.phone_number]
+    assert told[-1].startswith("Kazi Trust: we could not send KES 1,500.00 to your M-Pesa (")
 
 
-def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, payout_provider):
+def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, daraja):
     from kazi.errors import Conflict
 
-    payout_provider.faults.reject = 1
+    daraja.faults.b2c_reject = 1
     job, failed = complete(api, employer, employee)
     with api._capture(execute=True):
         retry = payouts.payout_retry(payout_id=failed.pk)
@@ -140,7 +161,7 @@ def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, pa
     failed.refresh_from_db()
     assert (failed.status, retry.status) == ("failed", "completed")
     assert retry.reference == failed.reference + "-R2"
-    assert payout_provider.sends == [failed.reference, retry.reference]
+    assert sends(daraja) == [failed.reference, retry.reference]
     assert api.get(f"/api/jobs/{job['id']}/").json()["payout"]["reference"] == retry.reference
     for payout in (failed, retry):  # the failed one was retried; the new one did not fail
         with pytest.raises(Conflict):
@@ -148,7 +169,7 @@ def test_a_failed_payout_is_retried_as_a_new_attempt(api, employer, employee, pa
     # the old attempt's late success changes nothing and pays nothing more
     payouts.payout_apply_result(reference=failed.reference, result=PayoutResult("completed", "X"))
     assert MobileMoneyPayout.objects.get(pk=failed.pk).status == "failed"
-    assert payout_provider.sends == [failed.reference, retry.reference]
+    assert sends(daraja) == [failed.reference, retry.reference]
 
 
 @pytest.mark.parametrize(
@@ -169,7 +190,7 @@ def test_large_payouts_are_split_within_the_mobile_money_limit(total, parts):
     assert sum(split) == Decimal(total)
 
 
-def test_a_large_payout_is_sent_in_parts_each_once(api, employer, employee, payout_provider):
+def test_a_large_payout_is_sent_in_parts_each_once(api, employer, employee, daraja):
     from tests.api.helpers import apply_and_assign, pay, post_job
 
     job = post_job(api, employer, "400000.00")
@@ -183,7 +204,7 @@ def test_a_large_payout_is_sent_in_parts_each_once(api, employer, employee, payo
         (f"{base}-P1", 200000, "completed"),
         (f"{base}-P2", 200000, "completed"),
     ]
-    assert sorted(payout_provider.sends) == [f"{base}-P1", f"{base}-P2"]
+    assert sorted(sends(daraja)) == [f"{base}-P1", f"{base}-P2"]
 
 
 def test_each_payout_is_tied_to_the_release_on_chain_and_the_books_follow_it(
@@ -207,10 +228,11 @@ def test_each_payout_is_tied_to_the_release_on_chain_and_the_books_follow_it(
 
 
 def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
-    db, settings, payout_provider, monkeypatch
+    db, settings, daraja, monkeypatch, django_capture_on_commit_callbacks
 ):
-    """The worker sends, then dies before recording the answer (and the provider's callback is
-    lost with it): the sweep asks the provider and finishes the payout, never sending again."""
+    """The worker sends, then dies before recording the answer (and M-Pesa's result callback
+    finds the payout still pending and is lost with it): the sweep asks M-Pesa and finishes the
+    payout, never sending again."""
     from escrow.tasks import ledger_sweep
     from jobs.services import job_complete
     from tests.factories import EmployeeFactory, EmployerFactory
@@ -229,9 +251,10 @@ def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
         patch.setattr(payouts, "payout_apply_result", die)
         with pytest.raises(SystemExit):
             payouts.payout_send(payout_id=payout.pk)
-    assert payout_provider.sends == [payout.reference]
+    assert sends(daraja) == [payout.reference]
     assert MobileMoneyPayout.objects.get().status == "pending"
 
-    payout_sweep()
+    with django_capture_on_commit_callbacks(execute=True):  # Transaction Status calls back
+        payout_sweep()
     assert MobileMoneyPayout.objects.get().status == "completed"
-    assert payout_provider.sends == [payout.reference]  # resolved by asking, not resending
+    assert sends(daraja) == [payout.reference]  # resolved by asking, not resending

@@ -16,9 +16,15 @@ LEGAL = {
         {
             ("open", "assign"): "assigned",
             ("assigned", "start"): "in_progress",
+            ("in_progress", "deliver"): "delivered",
             ("in_progress", "complete"): "completed",
+            ("delivered", "complete"): "completed",
             ("open", "cancel"): "cancelled",
             ("assigned", "cancel"): "cancelled",
+            ("assigned", "dispute"): "disputed",
+            ("in_progress", "dispute"): "disputed",
+            ("delivered", "dispute"): "disputed",
+            ("disputed", "resolve"): "resolved",
         },
     ),
     "escrow": (
@@ -31,6 +37,9 @@ LEGAL = {
             ("completed", "confirm_release"): "released",
             ("pending_deposit", "refund"): "refunded",
             ("funded", "refund"): "refunded",
+            ("funded", "dispute"): "disputed",
+            ("in_progress", "dispute"): "disputed",
+            ("disputed", "resolve"): "resolved",
         },
     ),
     "payout": (

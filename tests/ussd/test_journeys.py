@@ -82,7 +82,7 @@ def test_worker_finds_work_applies_is_paid_and_sees_it(phone, django_capture_on_
     worker_phone.press("0")
     payments = worker_phone.press("3")
     assert payments.startswith("END KES 1500.00 done")
-    assert MobileMoneyPayout.objects.get().employee == worker
+    assert MobileMoneyPayout.objects.get().paid_to == worker
     assert_books_balance()
 
 
