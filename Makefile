@@ -7,7 +7,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test lint format demo pay bench migrate clean stellar-service sandbox
+.PHONY: run dev test lint format demo pay bench migrate clean stellar-service sandbox messages
+
+# Translations: locale/*/LC_MESSAGES/django.po are in the repo; their .mo are built here (Babel,
+# no system gettext needed). `make messages` extracts new strings (Django's makemessages, which
+# needs GNU gettext); translate them in the .po, and `make` compiles the rest.
+PO := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -D django -i $< -o $@
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages --all --no-obsolete --add-location=file \
+	  --ignore=.venv --ignore=var --ignore=contracts --ignore='tests/*'
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +33,10 @@ migrate: $(STAMP)
 # our C2B URLs registered with it), the Stellar contract service (local backend), the API under
 # gunicorn, and the periodic runner (CELERY_BEAT_SCHEDULE in-process). It migrates first; Ctrl-C
 # stops them all. `make dev`: the same with Django's auto-reloading runserver as the web process.
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	@PORT=$(PORT) $(PY) scripts/run.py
 
-dev: $(STAMP)
+dev: $(STAMP) $(MO)
 	@PORT=$(PORT) $(PY) scripts/run.py --dev
 
 # The Stellar contract service (settings from the environment: stellar_service/config.py).
@@ -35,7 +47,7 @@ stellar-service: $(STAMP)
 sandbox: $(STAMP)
 	$(PY) -m sandbox
 
-test: $(STAMP) contract-test
+test: $(STAMP) $(MO) contract-test
 	$(PY) -m pytest
 
 # The Soroban escrow contract (contracts/escrow). Its wasm is built by Debian's Rust (rustc-web,
