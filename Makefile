@@ -50,39 +50,63 @@ sandbox: $(STAMP)
 test: $(STAMP) $(MO) contract-test
 	$(PY) -m pytest
 
-# The Soroban escrow contract (contracts/escrow). Its wasm is built by Debian's Rust (rustc-web,
-# cargo-web, rust-web-src, lld-22): rustup cannot add the wasm32v1-none target here. Native
-# tests use whichever cargo comes first on PATH.
-CONTRACT := contracts/escrow
-CONTRACT_WASM := $(CONTRACT)/target/wasm/wasm32v1-none/release/kazi_escrow.wasm
+# The Soroban pieces: one Cargo workspace (contracts/: the escrow contract and the local network),
+# one Cargo.lock, one target dir (contracts/target). The contract's wasm is built by Debian's Rust
+# (rustc-web, cargo-web, rust-web-src, lld-22) into its own contracts/target/wasm: rustup cannot
+# add the wasm32v1-none target here. Native tests and the local network use whichever cargo comes
+# first on PATH, in the dev profile, so the Soroban host crates compile once for both.
+CONTRACTS := contracts
+CONTRACT_WASM := $(CONTRACTS)/target/wasm/wasm32v1-none/release/kazi_escrow.wasm
+LOCALNET_BIN := $(CONTRACTS)/target/debug/kazi-localnet
+export LOCALNET_PORT ?= 8010
+LEDGER_CLOSE_MS ?= 5000
+CARGO_JOBS ?= 2
 WASM_LD := /usr/lib/llvm-22/bin/wasm-ld
 HAS_WASM_RUST = /usr/bin/rustc --print target-list 2>/dev/null | grep -qx wasm32v1-none
-.PHONY: contract contract-test contract-costs
+.PHONY: contract contract-test contract-costs localnet localnet-build run-soroban
 
 contract:
 	@$(HAS_WASM_RUST) || { echo "make contract: cannot build the wasm: /usr/bin/rustc with the wasm32v1-none target (Debian's rustc-web >= 1.91) is missing; apt-get install rustc-web cargo-web rust-web-src lld-22"; exit 1; }
 	@[ -d /usr/lib/rustlib/src/rust/library ] || { echo "make contract: cannot build the wasm: Debian's Rust library source for -Zbuild-std is missing (/usr/lib/rustlib/src/rust/library); apt-get install rust-web-src"; exit 1; }
 	@[ -x $(WASM_LD) ] || { echo "make contract: cannot build the wasm: the linker $(WASM_LD) is missing (Debian's rustc has no rust-lld of its own); apt-get install lld-22"; exit 1; }
-	cd $(CONTRACT) && PATH=/usr/bin:$$PATH RUSTC_BOOTSTRAP=1 \
+	cd $(CONTRACTS) && PATH=/usr/bin:$$PATH RUSTC_BOOTSTRAP=1 \
 	  CARGO_TARGET_WASM32V1_NONE_LINKER=$(WASM_LD) \
 	  CARGO_TARGET_WASM32V1_NONE_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
-	  cargo build --release --target wasm32v1-none -Zbuild-std=core,alloc --target-dir target/wasm
+	  cargo build -j$(CARGO_JOBS) -p kazi-escrow --release --target wasm32v1-none \
+	  -Zbuild-std=core,alloc --target-dir target/wasm
 	@echo "wasm: $(CONTRACT_WASM) ($$(stat -c %s $(CONTRACT_WASM)) bytes)"
 
-# Builds the wasm first when Debian's Rust is here (and then requires the wasm tests to run).
+# The workspace's tests (the contract's and the local network's). Builds the wasm first when
+# Debian's Rust is here (and then requires the wasm tests to run).
 contract-test:
 	@if $(HAS_WASM_RUST); then \
 	  $(MAKE) --no-print-directory contract && \
-	  cd $(CONTRACT) && KAZI_REQUIRE_WASM=1 cargo test; \
+	  cd $(CONTRACTS) && KAZI_REQUIRE_WASM=1 cargo test -j$(CARGO_JOBS) --workspace; \
 	else \
 	  echo "contract-test: Debian's Rust (/usr/bin/rustc with wasm32v1-none) is absent: native tests only; the wasm tests are skipped"; \
-	  cd $(CONTRACT) && cargo test; \
+	  cd $(CONTRACTS) && cargo test -j$(CARGO_JOBS) --workspace; \
 	fi
 
 # CPU, memory, ledger reads/writes and the fee of every entry point (the wasm when it can be built).
 contract-costs:
 	@if $(HAS_WASM_RUST); then $(MAKE) --no-print-directory contract; fi
-	cd $(CONTRACT) && cargo test --quiet --lib cost_report -- --ignored --nocapture
+	cd $(CONTRACTS) && cargo test -j$(CARGO_JOBS) --quiet -p kazi-escrow --lib cost_report -- --ignored --nocapture
+
+# The local Stellar network (contracts/localnet): built with the workspace's tests (same
+# features, same profile: nothing compiles twice), then run on 127.0.0.1:$(LOCALNET_PORT), its
+# ledger in $(KAZI_VAR_DIR)/localnet (a restart keeps it).
+localnet-build:
+	cd $(CONTRACTS) && cargo test -j$(CARGO_JOBS) --workspace --no-run --quiet
+
+localnet: localnet-build
+	$(LOCALNET_BIN) --port $(LOCALNET_PORT) --ledger-close-ms $(LEDGER_CLOSE_MS) \
+	  --state-dir $${KAZI_VAR_DIR:-var}/localnet
+
+# `make run` on the local network: the local network, the contract deployed on it (once per
+# ledger: kept in $(KAZI_VAR_DIR)/localnet), the Stellar service with STELLAR_BACKEND=soroban.
+run-soroban: $(STAMP) $(MO) localnet-build
+	@if [ ! -f $(CONTRACT_WASM) ]; then $(MAKE) --no-print-directory contract; fi
+	@PORT=$(PORT) LEDGER_CLOSE_MS=$(LEDGER_CLOSE_MS) $(PY) scripts/run.py --soroban
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -100,6 +124,7 @@ bench: $(STAMP)
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py callbacks
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py ussd --concurrency 4
 	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
+	$(PY) scripts/bench.py payouts --jobs 10
 
 # A customer pays an escrow by Pay Bill, through the running sandbox (which calls our registered
 # validation and confirmation URLs): make pay REF=ESCROW_XXXXXXXX AMOUNT=1500 [PHONE=2547...]

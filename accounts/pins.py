@@ -94,3 +94,14 @@ def pin_reset_verify(*, user: User, code: str) -> bool:
     pending["tries"] += 1
     cache.set(key, pending, RESET_SECONDS)
     return False
+
+
+@transaction.atomic
+def pin_reset_complete(*, user: User, code: str, pin: str) -> bool:
+    """Replace a forgotten or locked PIN with the code pin_reset_start sent by SMS: False (and the
+    PIN unchanged) when the code is wrong, expired or tried too often."""
+    pin_validate(pin)  # before the code is spent
+    if not pin_reset_verify(user=user, code=code):
+        return False
+    pin_set(user_id=user.pk, pin=pin)
+    return True

@@ -6,7 +6,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import login_guard
 from accounts.models import User
 from accounts.phones import normalise_phone
-from kazi.errors import Conflict
+from kazi.errors import Conflict, DomainError
 
 
 def user_register(
@@ -65,3 +65,13 @@ def user_login(*, identifier: str, password: str) -> User | None:
 def user_tokens(user: User) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """The language the user reads Kazi Trust in: the web pages, USSD menus, SMS and email."""
+    if language not in dict(User._meta.get_field("language").choices):
+        raise DomainError(f"{language!r} is not a language we speak.", code="invalid_language")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user

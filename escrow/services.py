@@ -2,9 +2,11 @@
 ledger calls are queued as LedgerOperation rows and carried out after commit."""
 
 import logging
+import re
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -30,6 +32,7 @@ from notifications.messages import Event
 from notifications.services import notify
 from payments.models import PayoutKind, PayoutRecipient
 from payments.payouts import payout_open
+from payments.providers.base import MIN_MPESA_PAYOUT
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ def escrow_resolve(
             f"The shares must be zero or more and add up to KES {held}, what the escrow holds.",
             code="invalid_split",
         )
+    _check_payable(held, to_employee, to_employer)
     ESCROW_MACHINE.apply(escrow, "resolve")
     escrow.released_amount, escrow.refunded_amount = to_employee, to_employer
     escrow.save(update_fields=["status", "released_amount", "refunded_amount", "updated_at"])
@@ -157,6 +161,23 @@ def escrow_resolve(
     _enqueue(escrow, LedgerOperationKind.RESOLVE, amount=to_employee, funder_amount=to_employer)
     _sync_after_commit(escrow)
     return dispute
+
+
+def _check_payable(held: Decimal, *shares: Decimal) -> None:
+    """Each share is paid to a phone by mobile money, which moves whole shillings from KES 10: a
+    share it cannot send would stay owed for good (P12). An escrow from before whole-shilling
+    budgets holds cents, which one share has to carry."""
+    if held == held.to_integral_value() and any(s != s.to_integral_value() for s in shares):
+        raise DomainError(
+            "Mobile money pays whole shillings: give each share without cents.",
+            code="invalid_split",
+        )
+    if any(0 < share < MIN_MPESA_PAYOUT for share in shares):
+        raise DomainError(
+            f"Mobile money pays at least KES {MIN_MPESA_PAYOUT}: give a share of 0 or at least "
+            "that.",
+            code="invalid_split",
+        )
 
 
 def _enqueue(
@@ -309,3 +330,52 @@ def _pay_out_what_left(escrow: EscrowContract, op: LedgerOperation) -> None:
             escrow=escrow,
             release_tx_hash=op.tx_hash,
         )
+
+
+_RETRY_SUFFIX = re.compile(r":r(\d+)$")
+
+
+@transaction.atomic
+def ledger_operation_retry(*, op_id: int, by: User) -> LedgerOperation:
+    """A new attempt at a failed ledger operation, which otherwise blocks its escrow's queue for
+    good: the operation goes back to pending under a new idempotency key (`<key>:r2`, `:r3`, ...)
+    and the escrow's queue is synced after commit, this operation first.
+
+    A new key, because the Stellar contract service keeps the final answer of every key: the old
+    key would only replay its refusal. The old key and its error are kept in the operation's
+    history (the admin's LogEntry, by `by`).
+
+    A retry cannot move money twice. The operation failed on a definite refusal, so nothing was
+    applied under its key; and should the chain show its effect anyway (applied by an earlier
+    attempt or by hand with the operator CLI), the contract's own state checks refuse the new
+    attempt: an escrow is created once (already_exists), never funded past its amount
+    (over_funded), released, refunded or resolved once (closed, not_disputed), disputed only
+    while funded (in_dispute, not_funded). The retry then fails again with the contract's answer,
+    and the money has moved once."""
+    escrow_id = LedgerOperation.objects.values_list("escrow_id", flat=True).get(pk=op_id)
+    escrow = EscrowContract.objects.select_for_update().get(pk=escrow_id)  # locks: escrow, op
+    op = LedgerOperation.objects.select_for_update().get(pk=op_id)
+    if op.status != LedgerOperationStatus.FAILED:
+        raise Conflict(
+            f"{op.idempotency_key} is {op.status}; only a failed ledger operation is retried."
+        )
+    failed_key, error = op.idempotency_key, op.last_error
+    earlier = _RETRY_SUFFIX.search(failed_key)
+    base = failed_key[: earlier.start()] if earlier else failed_key
+    op.idempotency_key = f"{base}:r{int(earlier.group(1)) + 1 if earlier else 2}"
+    op.status, op.last_error = LedgerOperationStatus.PENDING, ""
+    op.save(update_fields=["idempotency_key", "status", "last_error", "updated_at"])
+    history = (
+        f"Retried as {op.idempotency_key}. {failed_key} failed after {op.attempts} "
+        f"attempt(s): {error or 'no error recorded'}"
+    )
+    LogEntry.objects.log_actions(
+        user_id=by.pk,
+        queryset=[op],
+        action_flag=CHANGE,
+        change_message=history[:2000],
+        single_object=True,
+    )
+    log.warning("ledger operation %s by %s. %s", op.pk, by, history)
+    _sync_after_commit(escrow)
+    return op

@@ -1,11 +1,15 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
-from jobs.models import JobApplication, JobListing, JobStatus
+from escrow.models import EscrowStatus
+from jobs.models import JOB_MACHINE, JobApplication, JobListing, JobStatus, Rating
+from jobs.services import COMPLETABLE, RATEABLE, can_arbitrate
 
 REMIND_BEFORE_RELEASE = timedelta(hours=24)
 CENT = Decimal("0.01")
@@ -73,10 +77,13 @@ def jobs_release_due(*, now: datetime) -> list[int]:
 
 
 def jobs_reminder_due(*, now: datetime) -> list[int]:
-    """Delivered jobs released within a day whose employer has not been told yet."""
+    """Delivered jobs released within a day whose employer has not been told yet (not those
+    whose deadline has passed: they are released now, and "unless you confirm or dispute
+    before then" would name a time gone by)."""
     due = JobListing.objects.filter(
         status=JobStatus.DELIVERED,
         auto_release_reminded_at__isnull=True,
+        auto_release_at__gt=now,
         auto_release_at__lte=now + REMIND_BEFORE_RELEASE,
     )
     return list(due.values_list("pk", flat=True))
@@ -84,3 +91,115 @@ def jobs_reminder_due(*, now: datetime) -> list[int]:
 
 def job_applications(*, job: JobListing) -> QuerySet[JobApplication]:
     return job.applications.select_related("employee")
+
+
+# --- What the web pages read (web/) ---
+
+FINISHED = (JobStatus.COMPLETED, JobStatus.RESOLVED)
+SEARCH_WORDS = 8  # words of a search that count; the rest are ignored
+
+
+def open_jobs(*, search: str = "") -> QuerySet[JobListing]:
+    """Jobs taking applications, newest first, whose title or description has every word of
+    `search`: anyone may read their public part."""
+    jobs = JobListing.objects.filter(status=JobStatus.OPEN).select_related("employer", "escrow")
+    for word in search.split()[:SEARCH_WORDS]:
+        jobs = jobs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    return jobs.order_by("-created_at", "-id")
+
+
+def jobs_readable_by(user: User | AnonymousUser) -> QuerySet[JobListing]:
+    """The jobs whose page `user` may open: open jobs for anyone (their public part), and the
+    jobs jobs_visible_to gives them. What of each: jobs/visibility.py."""
+    if not user.is_authenticated:
+        return _jobs().filter(status=JobStatus.OPEN)
+    if user.is_staff:
+        return _jobs()
+    return _jobs().filter(Q(status=JobStatus.OPEN) | Q(pk__in=jobs_visible_to(user).values("pk")))
+
+
+def jobs_of(user: User) -> QuerySet[JobListing]:
+    """An employer's jobs, or the jobs a worker was given or applied for, newest first."""
+    if user.is_employer:
+        return jobs_posted_by(user)
+    return _jobs().filter(Q(employee=user) | Q(applications__employee=user)).distinct()
+
+
+def job_applicants(*, job: JobListing) -> QuerySet[JobApplication]:
+    """The job's applications, each applicant with their rating and the jobs they finished."""
+    ratings = Rating.objects.filter(ratee=OuterRef("employee")).values("ratee")
+    finished = JobListing.objects.filter(employee=OuterRef("employee"), status__in=FINISHED)
+    return job_applications(job=job).annotate(
+        rating_average=Subquery(ratings.annotate(average=Avg("score")).values("average")),
+        ratings_count=Subquery(ratings.annotate(count=Count("pk")).values("count")),
+        jobs_completed=Subquery(
+            finished.values("employee").annotate(count=Count("pk")).values("count")
+        ),
+    )
+
+
+def job_application_of(*, job: JobListing, user: User | AnonymousUser) -> JobApplication | None:
+    if not user.is_authenticated:
+        return None
+    return job.applications.filter(employee=user).first()
+
+
+def job_rating_by(*, job: JobListing, user: User | AnonymousUser) -> Rating | None:
+    if not user.is_authenticated:
+        return None
+    return job.ratings.filter(rater=user).first()
+
+
+class JobAction(StrEnum):
+    """What a viewer can do to a job now. The services decide again, under their locks; this only
+    says which buttons to offer."""
+
+    PAY = "pay"
+    APPLY = "apply"
+    ASSIGN = "assign"
+    DELIVER = "deliver"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    DISPUTE = "dispute"
+    DISPUTE_MESSAGE = "dispute_message"
+    RESOLVE = "resolve"
+    RATE = "rate"
+
+
+DISPUTABLE_ESCROW = (EscrowStatus.FUNDED, EscrowStatus.IN_PROGRESS)
+
+
+def job_actions(*, viewer: User | AnonymousUser, job: JobListing) -> frozenset[JobAction]:
+    """The actions the services would let `viewer` take on `job` as it stands."""
+    if not viewer.is_authenticated:
+        return frozenset()
+    escrow = job.escrow
+    employer = viewer.pk == job.employer_id
+    worker = job.employee_id is not None and viewer.pk == job.employee_id
+    dispute = getattr(escrow, "dispute", None)
+    arbiter = can_arbitrate(viewer)
+    offered = {
+        JobAction.PAY: employer and escrow.remaining_amount > 0,
+        JobAction.APPLY: viewer.is_employee
+        and job.status == JobStatus.OPEN
+        and job_application_of(job=job, user=viewer) is None,
+        JobAction.ASSIGN: employer
+        and JOB_MACHINE.allows(job.status, "assign")
+        and job.applications.exists(),
+        JobAction.DELIVER: worker and JOB_MACHINE.allows(job.status, "deliver"),
+        JobAction.COMPLETE: employer
+        and job.status in COMPLETABLE
+        and escrow.status == EscrowStatus.IN_PROGRESS,
+        JobAction.CANCEL: employer and JOB_MACHINE.allows(job.status, "cancel"),
+        JobAction.DISPUTE: (employer or worker)
+        and JOB_MACHINE.allows(job.status, "dispute")
+        and escrow.status in DISPUTABLE_ESCROW,
+        JobAction.DISPUTE_MESSAGE: dispute is not None
+        and dispute.is_open
+        and (employer or worker or arbiter),
+        JobAction.RESOLVE: arbiter and dispute is not None and dispute.is_open,
+        JobAction.RATE: (employer or worker)
+        and job.status in RATEABLE
+        and job_rating_by(job=job, user=viewer) is None,
+    }
+    return frozenset(action for action, allowed in offered.items() if allowed)

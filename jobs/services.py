@@ -170,9 +170,11 @@ def job_dispute(*, job_id: int, user: User, reason: str) -> Dispute:
     """Either party stops the money: no release, auto-release or cancel until an arbiter
     resolves it (P13)."""
     job, escrow = _locked(job_id)
-    if user.pk not in {job.employer_id, job.employee_id} or job.employee_id is None:
+    if user.pk not in {job.employer_id, job.employee_id}:
         raise Forbidden("Only the employer and the assigned worker can dispute this job.")
-    JOB_MACHINE.target(job.status, "dispute")  # refuse before anything changes
+    # An open job has no worker to dispute with (its employer cancels it instead): a conflict
+    # of state, refused before anything changes.
+    JOB_MACHINE.target(job.status, "dispute")
     dispute = escrow_services.escrow_dispute(escrow=escrow, raised_by=user, reason=reason)
     JOB_MACHINE.apply(job, "dispute")
     job.save()
@@ -244,7 +246,7 @@ def job_resolve(
 def job_rate(*, job_id: int, rater: User, score: int, comment: str = "") -> Rating:
     """Each side rates the other once the job has ended with money paid out."""
     job = JobListing.objects.select_for_update().get(pk=job_id)
-    if rater.pk not in {job.employer_id, job.employee_id} or job.employee_id is None:
+    if rater.pk not in {job.employer_id, job.employee_id}:
         raise Forbidden("Only the employer and the worker of this job can rate it.")
     if job.status not in RATEABLE:
         raise Conflict("A job can be rated once it is completed or its dispute resolved.")
@@ -296,8 +298,18 @@ def job_credit_deposit(
 
 
 def _start_if_ready(job: JobListing, escrow: EscrowContract) -> None:
-    """Work starts when both an employee is assigned and the escrow is funded, in either order."""
+    """Work starts when both an employee is assigned and the escrow is funded, in either order.
+    The worker is told it is paid in full either way: assigned to a job paid already, they were
+    told "start once it is paid in full; we will tell you" (the same message as when the last
+    deposit arrives, so nobody hears it twice)."""
     if job.status == JobStatus.ASSIGNED and escrow.status == EscrowStatus.FUNDED:
         JOB_MACHINE.apply(job, "start")
         job.save()
         escrow_services.escrow_start(escrow=escrow)
+        notify(
+            user=job.employee,
+            event=Event.ESCROW_FUNDED,
+            subject=escrow.contract_id,
+            job=job.title,
+            amount=escrow.amount,
+        )

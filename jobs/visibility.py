@@ -32,6 +32,9 @@ PAYOUT_PERSONAL_FIELDS = ("phone_number", "transaction_reference", "failure_reas
 
 
 def role_of(viewer: User, job: JobListing) -> Role:
+    """The viewer may be anonymous (the web's public pages): no id, no part in any job."""
+    if viewer.pk is None:
+        return Role.PUBLIC
     if viewer.pk == job.employer_id:
         return Role.EMPLOYER
     if viewer.is_staff:
@@ -49,4 +52,5 @@ def hidden_job_fields(viewer: User, job: JobListing) -> list[str]:
 def shows_payout_details(viewer: User, payout: MobileMoneyPayout) -> bool:
     """A worker sees the details of the payouts that pay them, not of a refund to the employer."""
     job = payout.escrow_contract.job_listing  # no query: jobs_visible_to loaded both
-    return viewer.pk == payout.paid_to_id or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}
+    paid_to_viewer = viewer.pk is not None and viewer.pk == payout.paid_to_id
+    return paid_to_viewer or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}

@@ -47,7 +47,7 @@ ALLOWED_HOSTS = env_list(
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kazi.admin_site.KaziAdminConfig",  # django.contrib.admin with the money picture
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,15 +63,20 @@ INSTALLED_APPS = [
     "payments",
     "notifications",
     "kazi",  # the project's own management commands (run_periodic)
+    "django_htmx",  # request.htmx, and htmx itself as a static file (no CDN)
+    "web",  # the pages for employers, workers and arbiters (sessions, CSRF, English and Kiswahili)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "web.middleware.GZipTextMiddleware",  # the pages' HTML, CSS and JS, compressed for 3G
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (the admin's) under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.middleware.WebLanguageMiddleware",  # the pages' language: user.language, cookie, browser
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -138,9 +143,22 @@ STATIC_ROOT = VAR_DIR / "static"
 # Production serves what `collectstatic` gathered in STATIC_ROOT; the embedded default serves
 # straight from the apps, with no collectstatic step.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Hashed names and far-future caching for what collectstatic gathered (the manifest); plain names,
+# served by the finders, for files it has not gathered (tests, `make dev` before collectstatic).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "web.storage.StaticStorage"},
+}
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # else whitenoise warns that it is missing
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- The web pages (web/): sessions and CSRF, the language remembered in a cookie too ---
+LOGIN_URL = "web:login"
+CSRF_FAILURE_VIEW = "web.views.errors.csrf_failure"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 
 # --- Redis: Celery broker and shared cache (throttles). Absent: in-process tasks, local cache. ---
 REDIS_URL = required("REDIS_URL", "")
@@ -229,6 +247,10 @@ STELLAR_CONTRACT_SERVICE_URL = required("STELLAR_CONTRACT_SERVICE_URL", "")
 STELLAR_CONTRACT_API_KEY = required("STELLAR_CONTRACT_API_KEY", "local-stellar-api-key")
 STELLAR_SERVICE_TIMEOUT = float(env("STELLAR_SERVICE_TIMEOUT_SECONDS", "30"))
 LOCAL_LEDGER_PATH = Path(env("LOCAL_LEDGER_PATH", str(VAR_DIR / "ledger.sqlite3")))
+# The public proof page (/e/<reference>/) links each ledger transaction to an explorer of the
+# network it is on: a URL with {tx_hash} in it (e.g. https://stellar.expert/explorer/testnet/tx/
+# {tx_hash}); empty on the embedded default, whose local ledger no explorer knows.
+STELLAR_EXPLORER_TX_URL = env("STELLAR_EXPLORER_TX_URL")
 # Workers without their own Stellar account are paid to this account, muxed with their user id.
 STELLAR_PAYOUT_ACCOUNT = required(
     "STELLAR_PAYOUT_ACCOUNT", "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"
@@ -313,28 +335,31 @@ def provider_required(name: str, provider: str, embedded_default: str) -> str:
     return required(name, embedded_default) if chosen else env(name, embedded_default)
 
 
-# "local": an in-process Intersend that checks signatures and calls back like the real one (a
-# stand-in on its way to the sandbox; refused in production).
-INTERSEND_API_URL = provider_required("INTERSEND_API_URL", "intersend", "local")
+# The payout providers' APIs. On the embedded default they are the sandbox's stand-ins, at the
+# real APIs' paths (Intersend under /intersend): only the base URL differs from production, which
+# requires each chosen provider's settings and refuses a plain-http URL (the sandbox).
+INTERSEND_API_URL = provider_required(
+    "INTERSEND_API_URL", "intersend", f"{SANDBOX_URL.rstrip('/')}/intersend"
+)
 INTERSEND_API_KEY = provider_required("INTERSEND_API_KEY", "intersend", "local-intersend-key")
 INTERSEND_API_SECRET = provider_required(
     "INTERSEND_API_SECRET", "intersend", "local-intersend-secret"
 )
-# Where the in-process Intersend and IntaSend stand-ins keep their state (with a suffix each).
-LOCAL_PAYOUT_PATH = Path(env("LOCAL_PAYOUT_PATH", str(VAR_DIR / "payouts.sqlite3")))
 # The shortcode M-Pesa B2C payouts are paid from, usually not the Pay Bill employers pay into.
 MPESA_B2C_SHORTCODE = provider_required("MPESA_B2C_SHORTCODE", "mpesa_b2c", MPESA_SHORTCODE)
-# IntaSend send money. "local": an in-process IntaSend that holds batches for approval and posts
-# events with the challenge; otherwise https://payment.intasend.com or https://sandbox.intasend.com.
-INTASEND_API_URL = provider_required("INTASEND_API_URL", "intasend", "local")
+# IntaSend send money: https://payment.intasend.com, or https://sandbox.intasend.com for theirs.
+INTASEND_API_URL = provider_required("INTASEND_API_URL", "intasend", SANDBOX_URL.rstrip("/"))
 INTASEND_SECRET_KEY = provider_required("INTASEND_SECRET_KEY", "intasend", "local-intasend-secret")
 # The challenge set on the IntaSend dashboard's webhook; every event must carry it.
 INTASEND_WEBHOOK_CHALLENGE = provider_required(
     "INTASEND_WEBHOOK_CHALLENGE", "intasend", "local-intasend-challenge"
 )
 _chosen_api_url = {"intersend": INTERSEND_API_URL, "intasend": INTASEND_API_URL}
-if PRODUCTION and _chosen_api_url.get(PAYOUT_PROVIDER) == "local":
-    raise ImproperlyConfigured("a local payout stand-in is refused when KAZI_ENV=production")
+if PRODUCTION and not _chosen_api_url.get(PAYOUT_PROVIDER, "https:").startswith("https:"):
+    raise ImproperlyConfigured(
+        f"{PAYOUT_PROVIDER.upper()}_API_URL must be https when KAZI_ENV=production: "
+        "a local payout stand-in is refused"
+    )
 # An API device (IntaSend dashboard, API Devices: its id, and the private key of the public key
 # given there) signs each approval's nonce. Unset: approvals carry the nonce unsigned. The key is
 # a secret: from the environment only, a PEM whose line breaks may be written as \n.

@@ -27,8 +27,11 @@ urlpatterns = [
     path("api/ping/", PingApi.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The web pages at /, last: they end with a catch-all for unknown paths outside api/ and
+    # admin/, answered by the app's own 404 page.
+    path("", include("web.urls")),
 ]
 
 handler400 = "kazi.errors.json_bad_request"
 handler404 = "kazi.errors.json_not_found"
-handler500 = "kazi.errors.json_server_error"
+handler500 = "web.views.errors.server_error"  # JSON for the API, a page for the web

@@ -24,7 +24,12 @@ def notify(*, user: User, event: Event, subject: str, **context: object) -> Noti
     """Tell `user` about `event` concerning `subject` (an escrow or payout reference): by SMS,
     and by email when they have one. Call it inside the step's transaction; the second call for
     the same user, event and subject does nothing."""
-    message = render(event, user.language, context)
+    try:
+        message = render(event, user.language, context)
+    except (KeyError, ValueError, TypeError):
+        # A translation with a blank the step does not fill must not undo the step (P16).
+        log.exception("%s: the %r text cannot be rendered; sent in English", event, user.language)
+        message = render(event, settings.LANGUAGE_CODE, context)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(

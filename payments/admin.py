@@ -1,8 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from accounts.admin import PhoneNumberFormMixin
 from kazi.admin_mixins import ReadOnlyMoneyAdmin
+from kazi.admin_picture import deposits_not_returned, payouts_failed, payouts_unpaid
+from kazi.admin_site import kes_shown
 from kazi.errors import Conflict
 from payments import payouts, reversals
 from payments.models import (
@@ -32,11 +38,77 @@ class UnmatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReturnedFilter(admin.SimpleListFilter):
+    """Money owed back (unmatched, or paid beyond the escrow's need): returned or not."""
+
+    title = "owed back"
+    parameter_name = "returned"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("no", "Not yet returned"), ("yes", "Returned or being returned")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        waiting = deposits_not_returned().values("pk")
+        match self.value():
+            case "no":
+                return queryset.filter(pk__in=waiting)
+            case "yes":
+                owed = queryset.filter(escrow_contract__isnull=True) | queryset.filter(
+                    surplus_amount__gt=0
+                )
+                return owed.exclude(pk__in=waiting)
+        return queryset
+
+
+class PayBackForm(PhoneNumberFormMixin, forms.Form):
+    phone_number = forms.CharField(
+        label="Phone number to pay back",
+        max_length=20,
+        help_text="Any Kenyan form: 0712 345 678, 254712345678, +254 712 345 678.",
+    )
+
+
 @admin.register(MpesaDeposit)
 class MpesaDepositAdmin(ReadOnlyMoneyAdmin):
-    actions = ["return_money"]
+    actions = ["pay_back", "return_money"]
 
-    @admin.action(description="Return what is owed back by M-Pesa reversal")
+    @admin.action(
+        description="Pay back to a phone (unmatched money, by payout)…", permissions=["change"]
+    )
+    def pay_back(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks for the phone first (the payer's number arrives masked), then returns each
+        deposit's money there by payments.payouts.payout_return_unmatched, once."""
+        form = PayBackForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            phone = form.cleaned_data["phone_number"]
+            for deposit in queryset:
+                try:
+                    sent = payouts.payout_return_unmatched(
+                        deposit_id=deposit.pk, phone_number=phone, requested_by=request.user
+                    )
+                except Conflict as exc:
+                    self.message_user(request, exc.message, messages.WARNING)
+                    continue
+                self.log_change(request, deposit, f"Paid back to {phone}.")
+                self.message_user(
+                    request,
+                    f"{deposit.transaction_reference}: {kes_shown(deposit.amount)} is being paid "
+                    f"back to {phone} ({', '.join(p.reference for p in sent)}).",
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Pay back to a phone",
+            "opts": self.opts,
+            "deposits": queryset,
+            "form": form,
+            "action": "pay_back",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "kazi_admin/deposit_pay_back.html", context)
+
+    @admin.action(description="Return what is owed back by M-Pesa reversal", permissions=["change"])
     def return_money(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
         for deposit in queryset:
@@ -57,15 +129,41 @@ class MpesaDepositAdmin(ReadOnlyMoneyAdmin):
         "status",
         "created_at",
     ]
-    list_filter = [UnmatchedFilter, "status", "created_at"]
+    list_filter = [UnmatchedFilter, ReturnedFilter, "status", "created_at"]
+    list_select_related = ["escrow_contract"]
     search_fields = ["transaction_reference", "bill_ref_number", "escrow_contract__contract_id"]
+
+
+class PayoutProgressFilter(admin.SimpleListFilter):
+    title = "progress"
+    parameter_name = "progress"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [
+            ("unpaid", "Not paid yet (pending, processing, failed)"),
+            ("failed", "Failed, not retried"),
+            ("retried", "Failed and retried"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        match self.value():
+            case "unpaid":
+                return queryset.filter(pk__in=payouts_unpaid().values("pk"))
+            case "failed":
+                return queryset.filter(pk__in=payouts_failed().values("pk"))
+            case "retried":
+                return queryset.filter(retried_by__isnull=False)
+        return queryset
 
 
 @admin.register(MobileMoneyPayout)
 class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
     actions = ["retry"]
 
-    @admin.action(description="Retry failed payouts (a new attempt under a new reference)")
+    @admin.action(
+        description="Retry failed payouts (a new attempt under a new reference)",
+        permissions=["change"],
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
         for payout in queryset:
             try:
@@ -78,6 +176,7 @@ class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
         "reference",
         "paid_to",
         "kind",
+        "recipient",
         "phone_number",
         "amount",
         "status",
@@ -85,7 +184,8 @@ class MobileMoneyPayoutAdmin(ReadOnlyMoneyAdmin):
         "attempts",
         "updated_at",
     ]
-    list_filter = ["status", "created_at"]
+    list_filter = [PayoutProgressFilter, "kind", "recipient", "status", "created_at"]
+    list_select_related = ["paid_to"]
     search_fields = [
         "reference",
         "transaction_reference",

@@ -25,6 +25,7 @@ from payments.models import (
 )
 from payments.payers import full_msisdn, mpesa_time, same_payer
 from payments.payouts import payout_open
+from payments.providers.base import mpesa_refusal
 
 CENT = Decimal("0.01")
 
@@ -154,7 +155,10 @@ def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | Non
         return existing
     if credited:
         job_credit_deposit(job=job, escrow=escrow, amount=credited, source_key=payment.trans_id)
-    if deposit.surplus_amount > 0:  # paid more than the escrow needed: straight back
+    # Paid more than the escrow needed: straight back, if mobile money can pay it (whole
+    # shillings, KES 10 or more). Otherwise the payout could only fail, and a deposit with a
+    # payout is never reversed: the surplus stays owed, for the admin's M-Pesa reversal.
+    if deposit.surplus_amount > 0 and mpesa_refusal(deposit.surplus_amount) is None:
         payout_open(
             kind=PayoutKind.SURPLUS,
             recipient=PayoutRecipient.EMPLOYER,

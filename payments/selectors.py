@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
@@ -29,6 +30,7 @@ from payments.models import (
     PayoutKind,
     PayoutRecipient,
     PayoutStatus,
+    StkPushRequest,
 )
 from payments.providers.base import PayoutKeys
 from payments.providers.mpesa_b2c import REQUEST_IDS
@@ -151,3 +153,57 @@ def payout_named_by(keys: PayoutKeys) -> MobileMoneyPayout | None:
         named |= Q(**{f"provider_request__{field}__in": ids})
     found = list(MobileMoneyPayout.objects.filter(named)[:2]) if ids or receipts else []
     return found[0] if len(found) == 1 else None
+
+
+# --- What the web pages read (web/) ---
+
+
+@dataclass(frozen=True)
+class UserMoney:
+    """One person's money: what escrows hold of it and what was paid to their phone."""
+
+    held_by_me: Decimal
+    """In escrow for the jobs they posted: paid in, neither released nor given back yet."""
+    held_for_me: Decimal
+    """In escrow for the jobs they were given (a disputed one waits for the arbiter)."""
+    paid: Decimal
+    """Sent to their phone: releases and dispute shares, refunds and money paid too much."""
+    paying: Decimal
+    """On its way to their phone."""
+    failed: Decimal
+    """Failed to reach their phone, still theirs: an operator sends it again."""
+    payouts: list[MobileMoneyPayout]
+    """Every payout to them, newest first; a failed one that was retried stands as its retry."""
+
+
+def user_money(*, user: object) -> UserMoney:
+    def held(escrows: QuerySet[EscrowContract]) -> Decimal:
+        return (
+            total(escrows, "funded_amount")
+            - total(escrows, "released_amount")
+            - total(escrows, "refunded_amount")
+        )
+
+    payouts = live_payouts().filter(paid_to=user)
+    return UserMoney(
+        held_by_me=held(EscrowContract.objects.filter(employer=user)),
+        held_for_me=held(EscrowContract.objects.filter(employee=user)),
+        paid=total(payouts.filter(status=PayoutStatus.COMPLETED), "amount"),
+        paying=total(
+            payouts.filter(status__in=[PayoutStatus.PENDING, PayoutStatus.PROCESSING]), "amount"
+        ),
+        failed=total(payouts.filter(status=PayoutStatus.FAILED), "amount"),
+        payouts=list(
+            payouts.select_related("escrow_contract__job_listing").order_by("-created_at", "-id")
+        ),
+    )
+
+
+def escrow_deposits(*, escrow: EscrowContract) -> QuerySet[MpesaDeposit]:
+    """The M-Pesa payments credited to an escrow, oldest first."""
+    return escrow.deposits.filter(status=DepositStatus.COMPLETED).order_by("created_at", "id")
+
+
+def escrow_stk_requests(*, escrow: EscrowContract) -> QuerySet[StkPushRequest]:
+    """The payment prompts sent for an escrow, newest first."""
+    return escrow.stk_requests.order_by("-created_at", "-id")

@@ -1,4 +1,3 @@
-import httpx
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -66,33 +65,3 @@ def mpesa_reconcile() -> int:
     for reversal in waiting:
         reversals.reversal_check(reversal=reversal)
     return len(stale) + len(waiting)
-
-
-def _post_to_ourselves(url: str, body: str, headers: dict[str, str] | None = None) -> None:
-    """A payout stand-in still in-process (Intersend, IntaSend; the sandbox takes them next)
-    calling our callback URL, over HTTP like the real provider."""
-    httpx.post(
-        url,
-        content=body.encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        timeout=30,
-    )
-
-
-@shared_task(autoretry_for=(httpx.TransportError,), retry_backoff=2, max_retries=3)
-def local_intersend_settle(reference: str) -> None:
-    """The local Intersend finishing a transfer and calling our callback URL, signed."""
-    from payments.providers import get_local_intersend
-
-    local = get_local_intersend()
-    body, headers = local.callback(reference)
-    _post_to_ourselves(local.callback_url, body, headers)
-
-
-@shared_task(autoretry_for=(httpx.TransportError,), retry_backoff=2, max_retries=3)
-def local_intasend_settle(tracking_id: str) -> None:
-    """The local IntaSend finishing a batch and posting the event to our webhook."""
-    from payments.providers import get_local_intasend
-
-    local = get_local_intasend()
-    _post_to_ourselves(local.callback_url, local.event(tracking_id))

@@ -1,13 +1,15 @@
-"""Stand-ins for the outside systems Kazi Trust talks to (Safaricom's Daraja now; the payout
-providers next), as strict as the real ones, at the real APIs' paths. They run as their own small
-process (`python -m sandbox`, on SANDBOX_PORT, started by `make run`), and the app reaches them
-through its real clients over HTTP: only the base URL differs from production. Tests mount the
-same router in-process as an httpx transport. Nothing here imports Django, and production settings
-never import this package."""
+"""Stand-ins for the outside systems Kazi Trust talks to (Safaricom's Daraja, IntaSend's send-money
+API, the seed's Intersend), as strict as the real ones, at the real APIs' paths. They run as their
+own small process (`python -m sandbox`, on SANDBOX_PORT, started by `make run`), and the app
+reaches them through its real clients over HTTP: only the base URL differs from production. Tests
+mount the same router in-process as an httpx transport. Nothing here imports Django, and
+production settings never import this package."""
 
 from sandbox.config import Config
 from sandbox.daraja import Daraja, DarajaFaults
 from sandbox.deliver import Scheduler
+from sandbox.intasend import Intasend, IntasendFaults
+from sandbox.intersend import Intersend, IntersendFaults
 from sandbox.router import Sandbox
 
 
@@ -17,7 +19,19 @@ def build(config: Config, scheduler: Scheduler | None = None) -> Sandbox:
     sandbox.mount(
         Daraja(config.daraja, pin_seconds=config.callback_delay, as_production=config.as_production)
     )
+    sandbox.mount(Intasend(config.intasend))
+    sandbox.mount(Intersend(config.intersend))
     return sandbox
 
 
-__all__ = ["Config", "Daraja", "DarajaFaults", "Sandbox", "build"]
+__all__ = [
+    "Config",
+    "Daraja",
+    "DarajaFaults",
+    "Intasend",
+    "IntasendFaults",
+    "Intersend",
+    "IntersendFaults",
+    "Sandbox",
+    "build",
+]

@@ -2,7 +2,7 @@
 127.0.0.1:$SANDBOX_PORT). With a command, talk to a running one through its control API:
 
     python -m sandbox pay-bill ESCROW_7KQ2M9XD 1500 [--phone 2547...] [--name Amina]
-    python -m sandbox faults [daraja.b2c_reject=1 ...]
+    python -m sandbox faults [daraja.b2c_reject=1 intasend.fail_later=1 intersend.reject=1 ...]
     python -m sandbox release-held
     python -m sandbox requests [--limit 20]
     python -m sandbox deliveries [--limit 20]"""
@@ -79,7 +79,7 @@ def main() -> int:
     pay.add_argument("--name", default="", help="the payer's first name")
     faults = commands.add_parser("faults", help="show or set fault switches")
     faults.add_argument(
-        "changes", nargs="*", help="provider.switch=value, e.g. daraja.b2c_reject=1"
+        "changes", nargs="*", help="provider.switch=value, e.g. intasend.hold_callbacks=true"
     )
     faults.add_argument("--limit", type=int, default=50, help=argparse.SUPPRESS)
     commands.add_parser("release-held", help="deliver the callbacks held back")

@@ -8,12 +8,14 @@ and serves the control API under `/_sandbox/`:
     POST   /_sandbox/faults         {"daraja": {"b2c_reject": 1}}: set some, answer all
     DELETE /_sandbox/faults         every switch back to normal
     POST   /_sandbox/release-held   deliver the callbacks held back ({"provider": ...} optional)
-    POST   /_sandbox/deliver-pending  deliver now what is waiting to go
+    POST   /_sandbox/deliver-pending  take every step and deliver what is waiting to go, now
     GET    /_sandbox/requests       the requests seen, newest first (?limit=50&provider=daraja)
     GET    /_sandbox/deliveries     the callbacks sent or waiting, newest first (?limit=50)
     POST   /_sandbox/reset          forget everything (tokens, payments, registrations, logs)
-    POST   /_sandbox/<action>       a stand-in's own actions, e.g. /_sandbox/pay-bill (Daraja)"""
+    POST   /_sandbox/<action>       a stand-in's own actions, e.g. /_sandbox/pay-bill (Daraja),
+                                    /_sandbox/intasend/webhook (IntaSend's dashboard)"""
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -91,6 +93,19 @@ def update_switches(faults: Any, changes: dict[str, Any]) -> None:
         setattr(faults, name, value)
 
 
+def error_code(answer: object) -> str:
+    """The code in a refusal, in whichever provider's shape: Daraja's `errorCode`, IntaSend's
+    `errors[0].code`."""
+    if not isinstance(answer, dict):
+        return ""
+    if "errorCode" in answer:
+        return str(answer["errorCode"])
+    errors = answer.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("code", ""))
+    return ""
+
+
 class Sandbox(httpx.BaseTransport):
     def __init__(
         self,
@@ -152,11 +167,8 @@ class Sandbox(httpx.BaseTransport):
     ) -> None:
         code = ""
         if response is not None and status >= 400:
-            try:
-                answer = json.loads(response.content)
-                code = str(answer.get("errorCode", "")) if isinstance(answer, dict) else ""
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                code = error_code(json.loads(response.content))
         with self.store.write() as db:
             db.execute(
                 "insert into requests (at, provider, method, path, status, error_code, handled,"
@@ -204,6 +216,7 @@ class Sandbox(httpx.BaseTransport):
         with self.store.write() as db:
             db.execute("delete from requests")
             db.execute("delete from deliveries")
+            db.execute("delete from steps")
 
     # --- the control API ---------------------------------------------------------------------
 

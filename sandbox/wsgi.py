@@ -1,6 +1,7 @@
 """`sandbox.wsgi:application`, served by gunicorn (`python -m sandbox`): the sandbox with its
-state in SANDBOX_DB_PATH, callbacks sent from a background thread after
-SANDBOX_CALLBACK_DELAY_SECONDS. Deliveries left waiting by a previous run go out again."""
+state in SANDBOX_DB_PATH, callbacks sent and the providers' later steps taken from a background
+thread after SANDBOX_CALLBACK_DELAY_SECONDS. Deliveries left waiting and steps left under way by a
+previous run go again."""
 
 import logging
 

@@ -5,7 +5,12 @@ memory. Scenario "callbacks": N M-Pesa C2B confirmations (10% of them
 duplicates) at concurrency C against the API served as in production: gunicorn, PostgreSQL when
 DATABASE_URL points at one, outbound work queued to Redis when REDIS_URL is set (otherwise it
 runs inside each request). A no-op endpoint served by the same processes in the same run is the
-baseline. Prints throughput and p50/p99 latency for both."""
+baseline. Prints throughput and p50/p99 latency for both. Scenario "payouts": `make run` (the real
+scripts/run.py, on a temporary KAZI_VAR_DIR and free ports, the embedded default) once per payout
+provider (mpesa_b2c, intasend, intersend); N jobs funded by Pay Bill through the sandbox and
+assigned, then completed one at a time and then all at once; prints how long the completion
+request took and how long until the payout was `completed` (reached through the provider's own
+news, posted by the sandbox)."""
 
 import argparse
 import asyncio
@@ -17,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -284,14 +291,150 @@ def ussd(args: argparse.Namespace) -> None:
     )
 
 
+@contextmanager
+def make_run(var_dir: Path, provider: str) -> Iterator[tuple[str, str]]:
+    """scripts/run.py as `make run` starts it, with PAYOUT_PROVIDER `provider`, on the embedded
+    default (SQLite, no Redis) whatever this shell points at; yields (API, sandbox) URLs."""
+    port, stellar_port, sandbox_port = free_port(), free_port(), free_port()
+    outside = {"DATABASE_URL", "REDIS_URL", "KAZI_ENV", "MPESA_CALLBACK_BASE_URL", "SANDBOX_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in outside}
+    env |= {
+        "KAZI_VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        "STELLAR_PORT": str(stellar_port),
+        "SANDBOX_PORT": str(sandbox_port),
+        "PAYOUT_PROVIDER": provider,
+        "LOG_LEVEL": "WARNING",
+    }
+    log = var_dir / "run.log"
+    process = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "Kazi Trust is up" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"scripts/run.py did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def funded_jobs(base: str, sandbox: str, jobs: int) -> tuple[httpx.Client, list[int]]:
+    """An employer with `jobs` jobs paid by Pay Bill and assigned to a worker: work in progress.
+    Answers the employer's client and the jobs' ids."""
+    run = random.randrange(10**6)  # noqa: S311 - test data
+
+    def user(phone: str, role: str) -> httpx.Client:
+        client = httpx.Client(base_url=base, timeout=60)
+        answer = client.post(
+            "/api/auth/register/",
+            json={
+                "phone_number": phone,
+                "password": "bench-pass-phrase",
+                "first_name": "Bench",
+                "last_name": "Mark",
+                "user_type": role,
+            },
+        )
+        answer.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {answer.json()['access']}"
+        client.user_id = answer.json()["user"]["id"]
+        return client
+
+    boss = user(f"+25472{run:07d}", "employer")
+    worker = user(f"+25471{run:07d}", "employee")
+    ids = []
+    for n in range(jobs):
+        job = boss.post(
+            "/api/jobs/", json={"title": f"Bench {n}", "description": "Bench", "budget": "2500"}
+        ).json()
+        paid = httpx.post(
+            f"{sandbox}/_sandbox/pay-bill",
+            json={"account": job["escrow_contract_id"], "amount": 2500},
+            timeout=60,
+        ).json()
+        assert paid["completed"], paid
+        worker.post(f"/api/jobs/{job['id']}/apply/", json={}).raise_for_status()
+        assigned = boss.patch(f"/api/jobs/{job['id']}/", json={"employee": worker.user_id})
+        assert assigned.json()["status"] == "in_progress", assigned.text
+        ids.append(job["id"])
+    return boss, ids
+
+
+def complete_and_wait(base: str, token: str, job_id: int) -> tuple[float, float]:
+    """Complete a job; answers (seconds the completion took, seconds until its payout was
+    completed)."""
+    with httpx.Client(base_url=base, timeout=60, headers={"Authorization": token}) as client:
+        started = time.perf_counter()
+        answer = client.post(f"/api/jobs/{job_id}/complete/")
+        answered = time.perf_counter() - started
+        assert answer.status_code == 200, answer.text
+        deadline = started + 120
+        while time.perf_counter() < deadline:
+            payout = client.get(f"/api/jobs/{job_id}/").json()["payout"] or {}
+            if payout.get("status") in {"completed", "failed"}:
+                assert payout["status"] == "completed", payout
+                return answered, time.perf_counter() - started
+            time.sleep(0.05)
+    raise RuntimeError(f"job {job_id}: the payout did not complete in 120 s")
+
+
+def payouts(args: argparse.Namespace) -> None:
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    providers = args.providers.split(",")
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for provider in providers:
+        with tempfile.TemporaryDirectory() as var_dir, make_run(Path(var_dir), provider) as urls:
+            base, sandbox = urls
+            boss, ids = funded_jobs(base, sandbox, 2 * args.jobs)
+            token = boss.headers["Authorization"]
+            one = [complete_and_wait(base, token, job_id) for job_id in ids[: args.jobs]]
+            with ThreadPoolExecutor(args.jobs) as pool:
+                rest = ids[args.jobs :]
+                together = list(
+                    pool.map(complete_and_wait, [base] * len(rest), [token] * len(rest), rest)
+                )
+            results[provider] = {"one at a time": one, "all at once": together}
+    delay = os.environ.get("SANDBOX_CALLBACK_DELAY_SECONDS") or "1"
+    print(
+        f"payouts: make run's embedded default (SQLite, gunicorn 1 worker x 16 threads, outbound "
+        f"work in the request), sandbox step and callback delay {delay} s; {args.jobs} jobs one "
+        f"at a time, then {args.jobs} at once, per provider"
+    )
+    for provider, runs in results.items():
+        for name, timings in runs.items():
+            answers = sorted(a for a, _ in timings)
+            settled = sorted(c for _, c in timings)
+            p50 = statistics.median(answers) * 1000
+            print(
+                f"  {provider:<10} {name:<13} completion p50 {p50:6.0f} ms max "
+                f"{answers[-1] * 1000:6.0f} ms   payout completed p50 "
+                f"{statistics.median(settled):5.2f} s max {settled[-1]:5.2f} s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar"])
+    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar", "payouts"])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=10, help="payouts: jobs per round")
+    parser.add_argument(
+        "--providers", default="mpesa_b2c,intasend,intersend", help="payouts: which providers"
+    )
     args = parser.parse_args()
-    {"callbacks": callbacks, "ussd": ussd, "stellar": stellar}[args.scenario](args)
+    scenarios = {"callbacks": callbacks, "ussd": ussd, "stellar": stellar, "payouts": payouts}
+    scenarios[args.scenario](args)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,18 @@ output prefixed with its name. Migrates, starts each process in order (waiting u
 before the next), prints where things are, and stops them all on Ctrl-C or SIGTERM, or when one of
 them exits.
 
-- sandbox:  the stand-ins for Daraja and the payout providers (`python -m sandbox`, SANDBOX_PORT),
-            at the real APIs' paths; once it answers, our C2B URLs are registered with it
-            (`manage.py mpesa_register_urls`, as with Safaricom). Only with MPESA_ENV=local.
-- stellar:  the Stellar contract service, local backend (`python -m stellar_service`, STELLAR_PORT)
+- sandbox:  the stand-ins for Daraja, IntaSend and Intersend (`python -m sandbox`, SANDBOX_PORT),
+            at the real APIs' paths; once it answers, our C2B URLs are registered with its
+            Daraja (`manage.py mpesa_register_urls`, as with Safaricom). Started when it stands
+            in for something: MPESA_ENV=local, or PAYOUT_PROVIDER intasend or intersend with no
+            INTASEND_API_URL / INTERSEND_API_URL of its own; it posts the payout providers' news
+            to this server (MPESA_CALLBACK_BASE_URL).
+- localnet: `--soroban` only: the local Stellar network (contracts/localnet, LOCALNET_PORT, a ledger
+            every LEDGER_CLOSE_MS, its ledger in KAZI_VAR_DIR/localnet); once it answers, the
+            contract is deployed on it (`python -m stellar_service.cli deploy`, once per ledger:
+            the keys and the deployment are kept beside it)
+- stellar:  the Stellar contract service (`python -m stellar_service`, STELLAR_PORT): the local
+            backend, or with `--soroban` the soroban backend on the local network
 - web:      the API under gunicorn (threads; `--dev`: Django's auto-reloading runserver)
 - periodic: CELERY_BEAT_SCHEDULE run in-process (`manage.py run_periodic`): no beat here
 
@@ -18,6 +26,7 @@ WEB_THREADS (gunicorn; see `web_command`), PERIODIC_TICK_SECONDS (10), KAZI_VAR_
 import argparse
 import contextlib
 import ctypes
+import json
 import os
 import selectors
 import signal
@@ -42,6 +51,7 @@ class Process:
     command: list[str]
     ready: str | None = None  # a URL that answers 2xx once the process serves
     then: tuple[str, list[str]] | None = None  # (name, command) run once, when it is ready
+    env_file: Path | None = None  # KEY=VALUE lines added to its environment, read at its start
 
 
 def gunicorn_size() -> tuple[str, str]:
@@ -69,24 +79,160 @@ def web_command(port: int, *, dev: bool) -> list[str]:
     ]
 
 
-def with_sandbox() -> bool:
-    """The sandbox stands in for Safaricom only when M-Pesa is local (the embedded default)."""
+def local_mpesa() -> bool:
+    """M-Pesa is the sandbox's Daraja (the embedded default)."""
     return (os.environ.get("MPESA_ENV") or "local") == "local"
 
 
-def processes(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[Process]:
+def local_payouts() -> str:
+    """The payout provider the sandbox plays, if any: the chosen one, when no API URL of its own
+    is given (M-Pesa B2C goes wherever Daraja is)."""
+    provider = os.environ.get("PAYOUT_PROVIDER") or "mpesa_b2c"
+    if provider in {"intasend", "intersend"} and not os.environ.get(f"{provider.upper()}_API_URL"):
+        return provider
+    return ""
+
+
+def with_sandbox() -> bool:
+    """The sandbox runs when it stands in for something: Daraja, or the payout provider."""
+    return local_mpesa() or bool(local_payouts())
+
+
+# --- `--soroban`: the local Stellar network and the contract deployed on it ---------------------
+LOCALNET_BIN = ROOT / "contracts/target/debug/kazi-localnet"
+LOCALNET_PASSPHRASE = "Standalone Network ; February 2017"
+# Stroops: the deployment's transactions (the wasm's upload pays 120 days of rent) and the
+# service's (a create pays about 0.7 XLM of rent at pubnet's rates; STELLAR_MAX_FEE's default,
+# 0.1 XLM, would refuse it).
+LOCALNET_DEPLOY_MAX_FEE = "10000000000"
+LOCALNET_SERVICE_MAX_FEE = "100000000"
+
+
+def localnet_dir() -> Path:
+    return Path(os.environ.get("KAZI_VAR_DIR") or ROOT / "var") / "localnet"
+
+
+def localnet_processes(localnet_port: int) -> list[Process]:
+    url = f"http://{HOST}:{localnet_port}"
+    command = [
+        *(str(LOCALNET_BIN), "--port", str(localnet_port), "--state-dir", str(localnet_dir())),
+        *("--ledger-close-ms", os.environ.get("LEDGER_CLOSE_MS") or "5000"),
+    ]
+    deploy = ("deploy", [PY, str(Path(__file__).resolve()), "--deploy-localnet", url])
+    return [Process("localnet", command, ready=f"{url}/health", then=deploy)]
+
+
+def _rpc(url: str, method: str, **params: object) -> dict:
+    request = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    with urlopen(url, data=request.encode(), timeout=30) as answer:  # noqa: S310 - our own URL
+        return json.loads(answer.read())["result"]
+
+
+def deploy_localnet(url: str) -> int:
+    """Keys (made once, kept in KAZI_VAR_DIR/localnet/keys.json), friendbot for them, the contract
+    deployed by `python -m stellar_service.cli deploy` unless the ledger holds it already, and
+    the settings of the service (stellar.env: its secrets) and of the web app (web.env)."""
+    from stellar_sdk import Address, Keypair
+    from stellar_sdk import xdr as stellar_xdr
+
+    directory = localnet_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    keys_file, deployment_file = directory / "keys.json", directory / "deployment.json"
+    if not keys_file.exists():
+        keys = {name: Keypair.random().secret for name in ("admin", "operator", "issuer")}
+        keys_file.write_text(json.dumps(keys))
+        keys_file.chmod(0o600)
+    saved = json.loads(keys_file.read_text())
+    keys = {name: Keypair.from_secret(secret) for name, secret in saved.items()}
+    contract = None
+    if deployment_file.exists():
+        contract = json.loads(deployment_file.read_text())["contract"]
+        instance = stellar_xdr.LedgerKey(
+            stellar_xdr.LedgerEntryType.CONTRACT_DATA,
+            contract_data=stellar_xdr.LedgerKeyContractData(
+                contract=Address(contract).to_xdr_sc_address(),
+                key=stellar_xdr.SCVal(stellar_xdr.SCValType.SCV_LEDGER_KEY_CONTRACT_INSTANCE),
+                durability=stellar_xdr.ContractDataDurability.PERSISTENT,
+            ),
+        )
+        if not _rpc(url, "getLedgerEntries", keys=[instance.to_xdr()])["entries"]:
+            contract = None  # another ledger (its state was removed): deploy again
+    if contract is None:
+        for keypair in keys.values():
+            with contextlib.suppress(URLError):  # 400: funded already
+                urlopen(f"{url}/friendbot?addr={keypair.public_key}", timeout=60).close()  # noqa: S310
+        env = {
+            **os.environ,
+            "STELLAR_ADMIN_SECRET": keys["admin"].secret,
+            "STELLAR_OPERATOR_SECRET": keys["operator"].secret,
+            "STELLAR_ISSUER_SECRET": keys["issuer"].secret,
+        }
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [
+                *(PY, "-m", "stellar_service.cli", "deploy", "--rpc-url", url),
+                *("--network-passphrase", LOCALNET_PASSPHRASE, "--mint", "1000000000"),
+                *("--max-fee", LOCALNET_DEPLOY_MAX_FEE),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(done.stderr, end="")
+        if done.returncode:
+            return done.returncode
+        contract = done.stdout.split("contract:")[1].split()[0]
+        deployment_file.write_text(json.dumps({"contract": contract}))
+        print(f"escrow contract {contract} deployed on the local network")
+    else:
+        print(f"escrow contract {contract} already on the local network")
+    operator = keys["operator"]
+    service = {
+        "STELLAR_BACKEND": "soroban",
+        "STELLAR_RPC_URL": url,
+        "STELLAR_NETWORK_PASSPHRASE": LOCALNET_PASSPHRASE,
+        "STELLAR_CONTRACT_ADDRESS": contract,
+        "STELLAR_FUNDER_ACCOUNT": operator.public_key,
+        "STELLAR_OPERATOR_SECRET": operator.secret,
+        "STELLAR_MAX_FEE": os.environ.get("STELLAR_MAX_FEE") or LOCALNET_SERVICE_MAX_FEE,
+    }
+    (directory / "stellar.env").write_text("".join(f"{k}={v}\n" for k, v in service.items()))
+    (directory / "stellar.env").chmod(0o600)
+    # Workers without an account of their own are paid to the operator's, muxed (its trustline).
+    (directory / "web.env").write_text(f"STELLAR_PAYOUT_ACCOUNT={operator.public_key}\n")
+    return 0
+
+
+def processes(
+    dev: bool, port: int, stellar_port: int, sandbox_port: int, localnet_port: int | None = None
+) -> list[Process]:
     web, stellar = f"http://{HOST}:{port}", f"http://{HOST}:{stellar_port}"
+    register = ("register", [PY, "manage.py", "mpesa_register_urls"])
     sandbox = Process(
         "sandbox",
         [PY, "-m", "sandbox"],
         ready=f"http://{HOST}:{sandbox_port}/_sandbox/health",
-        then=("register", [PY, "manage.py", "mpesa_register_urls"]),
+        then=register if local_mpesa() else None,
     )
+    soroban = localnet_port is not None
+    env_file = (lambda name: localnet_dir() / name) if soroban else (lambda name: None)
     return [
         *([sandbox] if with_sandbox() else []),
-        Process("stellar", [PY, "-m", "stellar_service"], ready=f"{stellar}/api/health"),
-        Process("web", web_command(port, dev=dev), ready=f"{web}/api/ping/"),
-        Process("periodic", [PY, "manage.py", "run_periodic"]),
+        *(localnet_processes(localnet_port) if soroban else []),
+        Process(
+            "stellar",
+            [PY, "-m", "stellar_service"],
+            ready=f"{stellar}/api/health",
+            env_file=env_file("stellar.env"),
+        ),
+        Process(
+            "web",
+            web_command(port, dev=dev),
+            ready=f"{web}/api/ping/",
+            env_file=env_file("web.env"),
+        ),
+        Process("periodic", [PY, "manage.py", "run_periodic"], env_file=env_file("web.env")),
     ]
 
 
@@ -124,10 +270,14 @@ class Supervisor:
         print(f"{'run':<{self.width}} | {text}", flush=True)
 
     def start(self, process: Process) -> None:
+        env = self.env
+        if process.env_file:
+            lines = process.env_file.read_text().splitlines()
+            env = {**env, **dict(line.split("=", 1) for line in lines if "=" in line)}
         child = subprocess.Popen(  # noqa: S603 - our own commands
             process.command,
             cwd=ROOT,
-            env=self.env,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -217,6 +367,12 @@ class Supervisor:
         self.pump(0)
 
 
+def stand_ins() -> list[str]:
+    """What the sandbox plays for this run."""
+    played = ["Daraja"] if local_mpesa() else []
+    return played + {"intasend": ["IntaSend"], "intersend": ["Intersend"]}.get(local_payouts(), [])
+
+
 def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[str]:
     base = f"http://{HOST}:{port}"
     workers, threads = gunicorn_size()
@@ -229,17 +385,20 @@ def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[s
     tick = os.environ.get("PERIODIC_TICK_SECONDS") or "10"
     return [
         f"Kazi Trust is up ({server}). Ctrl-C stops everything.",
+        f"  web app   {base}/",
         f"  API       {base}/api/  (docs {base}/api/docs/, health {base}/api/health/)",
         f"  admin     {base}/admin/  (manage.py createsuperuser first)",
         f"  stellar   http://{HOST}:{stellar_port}  (local backend, docs at /docs)",
         *(
             [
-                f"  sandbox   http://{HOST}:{sandbox_port}  (Daraja; pay an escrow by Pay Bill: "
-                "make pay REF=ESCROW_... AMOUNT=..., control API under /_sandbox/)"
+                f"  sandbox   http://{HOST}:{sandbox_port}  ({', '.join(stand_ins())}; pay an "
+                "escrow by Pay Bill: make pay REF=ESCROW_... AMOUNT=..., control API under "
+                "/_sandbox/)"
             ]
             if with_sandbox()
             else []
         ),
+        f"  payouts   {os.environ.get('PAYOUT_PROVIDER') or 'mpesa_b2c'}",
         f"  periodic  CELERY_BEAT_SCHEDULE in-process, looking every {tick}s",
         f"  data      {var_dir}",
     ]
@@ -248,10 +407,20 @@ def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", action="store_true", help="runserver, reloading on changes")
+    parser.add_argument(
+        "--soroban", action="store_true", help="the soroban backend on the local Stellar network"
+    )
+    parser.add_argument("--deploy-localnet", metavar="RPC_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.deploy_localnet:
+        return deploy_localnet(args.deploy_localnet)
     port = int(os.environ.get("PORT") or 8000)
     stellar_port = int(os.environ.get("STELLAR_PORT") or 8001)
     sandbox_port = int(os.environ.get("SANDBOX_PORT") or 8002)
+    localnet_port = int(os.environ.get("LOCALNET_PORT") or 8010) if args.soroban else None
+    if args.soroban and not LOCALNET_BIN.is_file():
+        print(f"run: no local network at {LOCALNET_BIN}: make localnet-build (needs Rust)")
+        return 1
     env = environment(port, stellar_port, sandbox_port)
 
     def terminated(*_: object) -> None:
@@ -266,9 +435,15 @@ def main() -> int:
         subprocess.run(  # noqa: S603 - our own command
             [PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True
         )
-        for process in processes(args.dev, port, stellar_port, sandbox_port):
+        for process in processes(args.dev, port, stellar_port, sandbox_port, localnet_port):
             supervisor.start(process)
         for line in banner(args.dev, port, stellar_port, sandbox_port):
+            if localnet_port is not None and line.startswith("  stellar "):
+                line = (
+                    f"  stellar   http://{HOST}:{stellar_port}  (soroban backend, docs at /docs)\n"
+                    f"  localnet  http://{HOST}:{localnet_port}  (Stellar RPC, a local network "
+                    f"running the contract; its ledger in {localnet_dir()})"
+                )
             supervisor.say(line)
         while (gone := supervisor.exited()) is None:
             supervisor.pump(0.5)

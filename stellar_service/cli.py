@@ -38,9 +38,10 @@ from stellar_service.backends.base import ContractError, Unavailable
 from stellar_service.config import Config, ConfigError
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-# Where `make contract` leaves the wasm (its own target dir first, then cargo's default one).
+# Where `make contract` leaves the wasm (the workspace's own wasm target dir first, then cargo's
+# default one).
 WASM_PATHS = tuple(
-    REPO_DIR / "contracts/escrow/target" / sub / "wasm32v1-none/release/kazi_escrow.wasm"
+    REPO_DIR / "contracts/target" / sub / "wasm32v1-none/release/kazi_escrow.wasm"
     for sub in ("wasm", ".")
 )
 DEFAULT_WASM = next((path for path in WASM_PATHS if path.is_file()), WASM_PATHS[0])

@@ -60,12 +60,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def outside_world(settings, tmp_path) -> Iterator[OutsideWorld]:
-    """Each test gets a fresh sandbox (Daraja) behind the app's real clients, a fresh local ledger
-    and payout stand-ins, and empty throttle counters (tests/outside_world.py)."""
+    """Each test gets a fresh sandbox (Daraja, IntaSend, Intersend) behind the app's real clients,
+    a fresh local ledger, and empty throttle counters (tests/outside_world.py)."""
     # Hashing strength is not under test here; PBKDF2 would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
-    settings.LOCAL_PAYOUT_PATH = tmp_path / "payouts.sqlite3"
     clients = [get_ledger, get_payout_provider, get_daraja, get_sms_sender]
     for client in clients:
         client.cache_clear()

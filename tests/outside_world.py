@@ -5,8 +5,10 @@ routes them by where they go, so a wrong host, port, scheme or path fails here a
 production:
 
 - SANDBOX_URL's scheme, host and port: the sandbox (`sandbox/`), in-process, its state in the
-  test's tmp_path; its Daraja knows the credentials in the test's settings, and our C2B URLs are
-  registered with it as `make run` registers them;
+  test's tmp_path; its Daraja, IntaSend and Intersend know the credentials in the test's settings
+  (as they stand when the test starts), our C2B URLs are registered with its Daraja as `make run`
+  registers them, and IntaSend's webhook (with the challenge) and Intersend's callback URL point
+  at this app;
 - MPESA_CALLBACK_BASE_URL's: this Django app, through its WSGI handler in-process, from
   127.0.0.1 (connection recycling paused around the nested request, as Django's test client
   does, so it does not close the database connection its caller is using);
@@ -14,10 +16,12 @@ production:
   e2e tests start; nothing listening is a real ConnectError);
 - anywhere else: httpx.ConnectError, unless a test mounted its own respx routes for it.
 
-The sandbox's callbacks leave when the current database transaction commits (immediately when
-there is none), as they did before: an `api` request's callbacks arrive after its commit. In a
-`db` test nothing commits: wrap the call in `django_capture_on_commit_callbacks(execute=True)`
-or call `sandbox.deliveries.deliver_pending()`."""
+The sandbox's callbacks leave, and its providers take their later steps (an IntaSend batch going
+from approved to sending to completed, an Intersend payout to processing and completed), when the
+current database transaction commits (immediately when there is none): an `api` request's
+callbacks arrive after its commit. In a `db` test nothing commits: wrap the call in
+`django_capture_on_commit_callbacks(execute=True)` or call
+`sandbox.deliveries.deliver_pending()`."""
 
 import threading
 
@@ -27,11 +31,12 @@ from django.conf import settings
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection, transaction
+from django.urls import reverse
 from respx.mocks import HTTPCoreMocker
 
 from payments.daraja.callback_urls import unchecked_callback_url
 from sandbox import Sandbox, build
-from sandbox.config import Config, DarajaAccount
+from sandbox.config import Config, DarajaAccount, IntasendAccount, IntersendAccount
 from sandbox.deliver import Job
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -84,9 +89,13 @@ class InProcessApp:
         return httpx.Response(answer.status_code, headers=answer.headers, content=content)
 
 
+def our_url(name: str) -> str:
+    return settings.MPESA_CALLBACK_BASE_URL.rstrip("/") + reverse(name)
+
+
 def sandbox_for_tests(path: object) -> Sandbox:
-    """The sandbox, its Daraja holding the credentials of the test's settings."""
-    account = DarajaAccount(
+    """The sandbox, its stand-ins holding the credentials of the test's settings."""
+    daraja = DarajaAccount(
         shortcode=settings.MPESA_SHORTCODE,
         consumer_key=settings.MPESA_CONSUMER_KEY,
         consumer_secret=settings.MPESA_CONSUMER_SECRET,
@@ -95,7 +104,20 @@ def sandbox_for_tests(path: object) -> Sandbox:
         security_credential=settings.MPESA_SECURITY_CREDENTIAL,
         b2c_shortcode=settings.MPESA_B2C_SHORTCODE,
     )
-    return build(Config(db_path=path, callback_delay=0, daraja=account), scheduler=OnCommit())
+    intasend = IntasendAccount(
+        secret_key=settings.INTASEND_SECRET_KEY,
+        webhook_url=our_url("intasend-payout-callback"),
+        challenge=settings.INTASEND_WEBHOOK_CHALLENGE,
+    )
+    intersend = IntersendAccount(
+        api_key=settings.INTERSEND_API_KEY,
+        api_secret=settings.INTERSEND_API_SECRET,
+        callback_url=our_url("intersend-payout-callback"),
+    )
+    config = Config(
+        db_path=path, callback_delay=0, daraja=daraja, intasend=intasend, intersend=intersend
+    )
+    return build(config, scheduler=OnCommit())
 
 
 class OutsideWorld:

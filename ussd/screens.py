@@ -4,7 +4,7 @@ same services as the REST API."""
 import re
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts import pins
 from accounts.models import User, UserType
@@ -14,9 +14,11 @@ from jobs.models import JobListing, JobStatus
 from kazi.errors import DomainError
 from payments.models import MobileMoneyPayout
 from payments.stk import stk_request
+from ussd import describe
 from ussd.engine import Again, Context, End, Go, Params, choice, invalid, menu, screen, short
+from ussd.selectors import employer_money
 from ussd.services import ussd_register
-from ussd.texts import status_word, t
+from ussd.texts import DISPUTE_REASONS, status_word, t
 
 PAGE = 3
 NAME = re.compile(r"^[^\W\d_][\w' -]{0,29}$")
@@ -147,13 +149,15 @@ class EmployerHome:
         return t("home_employer", ctx.lang)
 
     def answer(ctx: Context, params: Params, value: str) -> Go | End | Again:
-        match choice(value, 3):
+        match choice(value, 4):
             case 1:
                 return Go("my_jobs", {"page": 0})
             case 2:
                 return Go("settings")
             case 3:
                 return End(t("help", ctx.lang))
+            case 4:
+                return Go("my_money", {"page": 0})
         return invalid(ctx)
 
 
@@ -189,7 +193,7 @@ def payouts_text(ctx: Context) -> str:
             ctx.lang,
             amount=p.amount,
             status=status_word(p.status, ctx.lang),
-            date=p.created_at.strftime("%d/%m"),
+            date=describe.day(p.created_at),
         )
         for p in payouts
     )
@@ -275,17 +279,19 @@ class ChangePin(NewPin):
 # --- jobs --------------------------------------------------------------------------------------
 
 
-def paged(ctx: Context, jobs_qs: object, params: Params, line: object) -> tuple[str, list[int]]:
-    start = params["page"] * PAGE
-    page = list(jobs_qs[start : start + PAGE + 1])
-    more = len(page) > PAGE
-    page = page[:PAGE]
-    params["ids"] = [job.pk for job in page]
-    return menu([line(job) for job in page], ctx, more=more), params["ids"]
+def paged(
+    ctx: Context, qs: object, params: Params, line: object, *, size: int = PAGE
+) -> tuple[str, list[int]]:
+    start = params["page"] * size
+    page = list(qs[start : start + size + 1])
+    more = len(page) > size
+    page = page[:size]
+    params["ids"] = [item.pk for item in page]
+    return menu([line(item) for item in page], ctx, more=more), params["ids"]
 
 
 def pick(ctx: Context, params: Params, value: str) -> int | Go | Again:
-    """The job id picked from a paged list, or the next page, or a complaint."""
+    """The id picked from a paged list, or the next page, or a complaint."""
     if value == "9":
         return Go(ctx.state["stack"][-1][0], {"page": params["page"] + 1})
     picked = choice(value, len(params.get("ids", [])))
@@ -299,6 +305,18 @@ def open_picked(ctx: Context, params: Params, value: str, target: str) -> Go | A
 
 def job_line(ctx: Context, job: JobListing) -> str:
     return f"{short(job.title, 18)} ({status_word(job.status, ctx.lang)})"
+
+
+def picked_action(ctx: Context, params: Params, value: str, offered: list[str]) -> str | Again:
+    """The action picked from those the screen showed, if the job still offers it (the other
+    party may have acted in between: the screen is shown again as it now is)."""
+    shown = params.get("actions", [])
+    picked = choice(value, len(shown))
+    if picked is None:
+        return invalid(ctx)
+    if shown[picked - 1] not in offered:
+        return Again(t("job_changed", ctx.lang))
+    return shown[picked - 1]
 
 
 @screen("my_jobs")
@@ -317,24 +335,19 @@ class MyJobs:
 class EmployerJob:
     def show(ctx: Context, params: Params) -> str:
         job = owned(ctx, params["job_id"])
+        params["actions"] = describe.employer_actions(job)
         return (
-            t(
-                "job_employer",
-                ctx.lang,
-                title=short(job.title, 30),
-                status=status_word(job.status, ctx.lang),
-                funded=job.escrow.funded_amount,
-                amount=job.escrow.amount,
-            )
+            describe.employer_job_text(job, ctx.lang)
             + "\n"
-            + t("nav", ctx.lang)
+            + menu(describe.actions_menu(params["actions"], ctx.lang), ctx)
         )
 
     def answer(ctx: Context, params: Params, value: str) -> Go | End | Again:
         job = owned(ctx, params["job_id"])
         escrow = job.escrow
-        match choice(value, 4):
-            case 1:
+        action = picked_action(ctx, params, value, describe.employer_actions(job))
+        match action:
+            case "how_to_pay":
                 if escrow.remaining_amount <= 0:
                     return End(t("nothing_owed", ctx.lang))
                 return End(
@@ -346,23 +359,41 @@ class EmployerJob:
                         amount=escrow.remaining_amount,
                     )
                 )
-            case 2:
+            case "stk":
                 try:
                     prompt = stk_request(escrow=escrow, user=ctx.user, phone_number=ctx.phone)
                 except DomainError as exc:
                     return failure(ctx, exc)
                 return End(t("stk_sent", ctx.lang, amount=prompt.amount))
-            case 3:
+            case "applicants":
                 return Go("applicants", {"job_id": job.pk})
-            case 4:
-                if job.status != JobStatus.IN_PROGRESS:
-                    return Again(t("error", ctx.lang, reason=status_word(job.status, ctx.lang)))
+            case "complete":
                 return Go("release_pin", {"job_id": job.pk})
-        return invalid(ctx)
+            case "dispute":
+                return Go("dispute_reason", {"job_id": job.pk})
+            case "note":
+                return Go("dispute_note", {"job_id": job.pk})
+        return action
 
 
 def owned(ctx: Context, job_id: int) -> JobListing:
     return job_selectors.jobs_posted_by(ctx.user).get(pk=job_id)
+
+
+def workers_jobs(worker: User) -> QuerySet[JobListing]:
+    """The jobs a worker applied for or was given."""
+    return (
+        job_selectors.jobs_visible_to(worker)
+        .filter(Q(applications__employee=worker) | Q(employee=worker))
+        .distinct()
+    )
+
+
+def party_job(ctx: Context, job_id: int) -> JobListing:
+    """A job of the caller's: posted by them, or one they applied for or were given."""
+    if ctx.user.is_employer:
+        return owned(ctx, job_id)
+    return workers_jobs(ctx.user).get(pk=job_id)
 
 
 @screen("applicants")
@@ -470,24 +501,184 @@ class OpenJob:
 @screen("worker_jobs")
 class WorkerJobs:
     def show(ctx: Context, params: Params) -> str:
-        qs = JobListing.objects.filter(
-            Q(applications__employee=ctx.user) | Q(employee=ctx.user)
-        ).distinct()
+        qs = workers_jobs(ctx.user)
         if not qs.exists():
             return t("no_jobs", ctx.lang) + "\n" + t("nav", ctx.lang)
-        return paged(ctx, qs, params, lambda job: job_line(ctx, job))[0]
+        return paged(
+            ctx, qs, params, lambda job: describe.worker_job_line(job, ctx.user, ctx.lang)
+        )[0]
 
-    def answer(ctx: Context, params: Params, value: str) -> End | Go | Again:
-        picked = pick(ctx, params, value)
-        if not isinstance(picked, int):
-            return picked
-        job = JobListing.objects.get(pk=picked)
+    def answer(ctx: Context, params: Params, value: str) -> Go | Again:
+        return open_picked(ctx, params, value, "worker_job")
+
+
+@screen("worker_job")
+class WorkerJob:
+    def show(ctx: Context, params: Params) -> str:
+        job = party_job(ctx, params["job_id"])
+        params["actions"] = describe.worker_actions(job, ctx.user)
+        return (
+            describe.worker_job_text(job, ctx.user, ctx.lang)
+            + "\n"
+            + menu(describe.actions_menu(params["actions"], ctx.lang), ctx)
+        )
+
+    def answer(ctx: Context, params: Params, value: str) -> Go | Again:
+        job = party_job(ctx, params["job_id"])
+        action = picked_action(ctx, params, value, describe.worker_actions(job, ctx.user))
+        match action:
+            case "deliver":
+                return Go("deliver_pin", {"job_id": job.pk})
+            case "dispute":
+                return Go("dispute_reason", {"job_id": job.pk})
+            case "note":
+                return Go("dispute_note", {"job_id": job.pk})
+        return action
+
+
+# --- delivering and disputing ------------------------------------------------------------------
+
+
+@screen("deliver_pin", back=False)
+class DeliverPin:
+    def show(ctx: Context, params: Params) -> str:
+        job = party_job(ctx, params["job_id"])
+        return t("ask_pin_deliver", ctx.lang, title=short(job.title, 30))
+
+    def answer(ctx: Context, params: Params, value: str) -> End | Again:
+        passed = PinGate.answer_pin(ctx, value)
+        if passed is not True:
+            return passed
+        try:
+            job = jobs.job_deliver(job_id=params["job_id"], employee=ctx.user)
+        except DomainError as exc:
+            return failure(ctx, exc)
+        job = party_job(ctx, job.pk)
         return End(
             t(
-                "job_mine",
+                "delivered",
                 ctx.lang,
-                title=short(job.title, 40),
-                status=status_word(job.status, ctx.lang),
-                amount=job.budget,
+                held=job.escrow.held_amount,
+                date=describe.when(job.auto_release_at),
             )
         )
+
+
+def free_text(value: str) -> str | None:
+    """What someone typed on a keypad, if it says something: 3 to 160 characters."""
+    text = " ".join(value.split())
+    return text if 3 <= len(text) <= 160 else None
+
+
+@screen("dispute_reason")
+class DisputeReason:
+    """A few common reasons to pick (typing is hard on a keypad), or "other" to type one."""
+
+    def show(ctx: Context, params: Params) -> str:
+        reasons = DISPUTE_REASONS[ctx.user.user_type] + ["reason_other"]
+        return (
+            t("ask_dispute_reason", ctx.lang)
+            + "\n"
+            + menu([t(reason, ctx.lang) for reason in reasons], ctx)
+        )
+
+    def answer(ctx: Context, params: Params, value: str) -> Go | Again:
+        reasons = DISPUTE_REASONS[ctx.user.user_type]
+        picked = choice(value, len(reasons) + 1)
+        if picked is None:
+            return invalid(ctx)
+        if picked > len(reasons):
+            return Go("dispute_other", {"job_id": params["job_id"]})
+        # The arbiter reads the reason in English, whichever language it was picked in.
+        reason = t(reasons[picked - 1], "en")
+        return Go("dispute_pin", {"job_id": params["job_id"], "reason": reason})
+
+
+@screen("dispute_other")
+class DisputeOther:
+    def show(ctx: Context, params: Params) -> str:
+        return t("ask_dispute_text", ctx.lang) + "\n" + t("nav", ctx.lang)
+
+    def answer(ctx: Context, params: Params, value: str) -> Go | Again:
+        reason = free_text(value)
+        if reason is None:
+            return Again(t("bad_text", ctx.lang))
+        return Go("dispute_pin", {"job_id": params["job_id"], "reason": reason})
+
+
+@screen("dispute_pin", back=False)
+class DisputePin:
+    def show(ctx: Context, params: Params) -> str:
+        job = party_job(ctx, params["job_id"])
+        return t("ask_pin_dispute", ctx.lang, title=short(job.title, 30))
+
+    def answer(ctx: Context, params: Params, value: str) -> End | Again:
+        passed = PinGate.answer_pin(ctx, value)
+        if passed is not True:
+            return passed
+        job = party_job(ctx, params["job_id"])
+        try:
+            jobs.job_dispute(job_id=job.pk, user=ctx.user, reason=params["reason"])
+        except DomainError as exc:
+            return failure(ctx, exc)
+        return End(t("dispute_raised", ctx.lang))
+
+
+@screen("dispute_note")
+class DisputeNote:
+    """Either party's side of an open dispute, for the arbiter."""
+
+    def show(ctx: Context, params: Params) -> str:
+        return t("ask_note", ctx.lang) + "\n" + t("nav", ctx.lang)
+
+    def answer(ctx: Context, params: Params, value: str) -> End | Again:
+        text = free_text(value)
+        if text is None:
+            return Again(t("bad_text", ctx.lang))
+        job = party_job(ctx, params["job_id"])
+        try:
+            jobs.dispute_message_add(job_id=job.pk, author=ctx.user, text=text)
+        except DomainError as exc:
+            return failure(ctx, exc)
+        return End(t("note_sent", ctx.lang))
+
+
+# --- the employer's money ----------------------------------------------------------------------
+
+
+@screen("my_money")
+class MyMoney:
+    """What the employer's escrows still hold, what is theirs again but not yet sent, and the
+    money sent back to them (refunds, surpluses, dispute shares), newest first."""
+
+    def show(ctx: Context, params: Params) -> str:
+        money = employer_money(ctx.user)
+        lines = [t("money_held", ctx.lang, amount=money.held)]
+        if money.coming > 0:
+            lines.append(t("money_coming", ctx.lang, amount=money.coming))
+        if not money.payouts.exists():
+            params["ids"] = []
+            return "\n".join([*lines, t("money_none", ctx.lang), t("nav", ctx.lang)])
+        size = PAGE if len(lines) == 1 else PAGE - 1  # the screen has room for one line less
+        listing = paged(
+            ctx,
+            money.payouts,
+            params,
+            lambda payout: describe.payout_line(payout, ctx.lang),
+            size=size,
+        )[0]
+        return "\n".join([*lines, listing])
+
+    def answer(ctx: Context, params: Params, value: str) -> Go | Again:
+        picked = pick(ctx, params, value)
+        return Go("money_payout", {"payout_id": picked}) if isinstance(picked, int) else picked
+
+
+@screen("money_payout")
+class MoneyPayout:
+    def show(ctx: Context, params: Params) -> str:
+        payout = employer_money(ctx.user).payouts.get(pk=params["payout_id"])
+        return describe.payout_text(payout, ctx.lang) + "\n" + t("nav", ctx.lang)
+
+    def answer(ctx: Context, params: Params, value: str) -> Again:
+        return invalid(ctx)

@@ -30,8 +30,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "sw": "Tumia herufi 1 hadi 30. Weka tena:",
     },
     "home_employer": {
-        "en": "Kazi Trust\n1. My jobs\n2. Settings\n3. Help",
-        "sw": "Kazi Trust\n1. Kazi zangu\n2. Mipangilio\n3. Msaada",
+        "en": "Kazi Trust\n1. My jobs\n2. Settings\n3. Help\n4. My money",
+        "sw": "Kazi Trust\n1. Kazi zangu\n2. Mipangilio\n3. Msaada\n4. Pesa yangu",
     },
     "home_employee": {
         "en": "Kazi Trust\n1. Find work\n2. My jobs\n3. My payments\n4. Settings\n5. Help",
@@ -47,19 +47,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "no_payouts": {"en": "No payments yet.", "sw": "Hakuna malipo bado."},
     "job_employer": {
-        "en": "{title}\nStatus: {status}\nPaid in: KES {funded}/{amount}\n"
-        "1. How to pay\n2. M-Pesa prompt\n3. Applicants\n4. Work done",
-        "sw": "{title}\nHali: {status}\nImelipwa: KES {funded}/{amount}\n"
-        "1. Jinsi ya kulipa\n2. Ombi la M-Pesa\n3. Waombaji\n4. Kazi imeisha",
+        "en": "{title}\nStatus: {status}\nPaid in: KES {funded}/{amount}",
+        "sw": "{title}\nHali: {status}\nImelipwa: KES {funded}/{amount}",
     },
     "job_open": {
         "en": "{title}\nPay: KES {amount}\nMoney in escrow: {secured}\n1. Apply",
         "sw": "{title}\nMalipo: KES {amount}\nPesa iko salama: {secured}\n1. Omba",
     },
-    "job_mine": {
-        "en": "{title}\nStatus: {status}\nPay: KES {amount}",
-        "sw": "{title}\nHali: {status}\nMalipo: KES {amount}",
-    },
+    "job_mine": {"en": "{title}\nPay: KES {amount}", "sw": "{title}\nMalipo: KES {amount}"},
     "yes": {"en": "Yes", "sw": "Ndiyo"},
     "no": {"en": "Not yet", "sw": "Bado"},
     "how_to_pay": {
@@ -131,6 +126,130 @@ TEXTS: dict[str, dict[str, str]] = {
         "sw": "Samahani, imeshindikana: {reason}",
     },
     "expired": {"en": "Session ended. Dial again.", "sw": "Kipindi kimeisha. Piga tena."},
+    # --- what a job's screen offers ---
+    "act_how_to_pay": {"en": "How to pay", "sw": "Jinsi ya kulipa"},
+    "act_stk": {"en": "M-Pesa prompt", "sw": "Ombi la M-Pesa"},
+    "act_applicants": {"en": "Applicants", "sw": "Waombaji"},
+    "act_complete": {"en": "Work done: pay worker", "sw": "Kazi imeisha: mlipe"},
+    "act_deliver": {"en": "I finished the work", "sw": "Nimemaliza kazi"},
+    "act_dispute": {"en": "Dispute", "sw": "Fungua mzozo"},
+    "act_note": {"en": "Add your side", "sw": "Eleza upande wako"},
+    "job_changed": {"en": "This job has changed:", "sw": "Kazi hii imebadilika:"},
+    # --- where a job stands and what happens next: the employer's view ---
+    "e_in_progress": {
+        "en": "In progress. KES {held} is held until you confirm the work is done.",
+        "sw": "Inaendelea. KES {held} imeshikiliwa hadi uthibitishe kazi imeisha.",
+    },
+    "e_delivered": {
+        "en": "The worker says it is done. KES {held} goes to them on {date} unless you dispute.",
+        "sw": "Mfanyakazi anasema imeisha. Atalipwa KES {held} tarehe {date} usipofungua mzozo.",
+    },
+    "e_resolved": {
+        "en": "Decided: KES {to_employee} to the worker, KES {to_employer} back to you.",
+        "sw": "Imeamuliwa: KES {to_employee} kwa mfanyakazi, KES {to_employer} kurudi kwako.",
+    },
+    "e_completed": {
+        "en": "Done. KES {amount} released to the worker.",
+        "sw": "Imekamilika. KES {amount} imetolewa kwa mfanyakazi.",
+    },
+    "e_cancelled": {
+        "en": "Cancelled. KES {amount} back to you: see Home > 4.",
+        "sw": "Imesitishwa. KES {amount} inarudishwa kwako: angalia Mwanzo > 4.",
+    },
+    "cancelled": {"en": "Cancelled.", "sw": "Imesitishwa."},
+    "disputed": {
+        "en": "Disputed by {who}. An arbiter will decide; the money stays held till then.",
+        "sw": "Mzozo umefunguliwa na {who}. Msuluhishi ataamua; pesa inabaki imeshikiliwa.",
+    },
+    "who_you": {"en": "you", "sw": "wewe"},
+    "who_worker": {"en": "the worker", "sw": "mfanyakazi"},
+    "who_employer": {"en": "the employer", "sw": "mwajiri"},
+    # --- the worker's view ---
+    "w_taken": {
+        "en": "The employer chose another worker.",
+        "sw": "Mwajiri amemchagua mfanyakazi mwingine.",
+    },
+    "w_assigned": {
+        "en": "The job is yours. Wait until the employer pays it in before you start.",
+        "sw": "Kazi ni yako. Subiri mwajiri alipe kwanza kabla ya kuanza.",
+    },
+    "w_in_progress": {
+        "en": "KES {held} is held for you. Say when the work is done.",
+        "sw": "KES {held} imeshikiliwa kwa ajili yako. Sema kazi ikiisha.",
+    },
+    "w_delivered": {
+        "en": "You said it is done. Paid to you on {date} unless the employer disputes.",
+        "sw": "Umesema imeisha. Utalipwa tarehe {date} mwajiri asipofungua mzozo.",
+    },
+    "w_resolved": {
+        "en": "Decided: KES {to_employee} to you, KES {to_employer} to the employer.",
+        "sw": "Imeamuliwa: KES {to_employee} kwako, KES {to_employer} kwa mwajiri.",
+    },
+    "w_completed": {
+        "en": "Done. KES {amount} released to you: see My payments.",
+        "sw": "Imekamilika. KES {amount} imetolewa kwako: angalia Malipo yangu.",
+    },
+    "w_cancelled": {
+        "en": "The employer cancelled this job.",
+        "sw": "Mwajiri ameisitisha kazi hii.",
+    },
+    # --- delivering ---
+    "ask_pin_deliver": {
+        "en": "Tell the employer {title} is done? Enter your PIN:",
+        "sw": "Mwambie mwajiri kwamba {title} imeisha? Weka PIN yako:",
+    },
+    "delivered": {
+        "en": "Sent. KES {held} is paid to you on {date} unless the employer disputes.",
+        "sw": "Imetumwa. Utalipwa KES {held} tarehe {date} mwajiri asipofungua mzozo.",
+    },
+    # --- disputing ---
+    "ask_dispute_reason": {"en": "Why do you dispute?", "sw": "Kwa nini unafungua mzozo?"},
+    "reason_not_done": {"en": "Work not done", "sw": "Kazi haikufanywa"},
+    "reason_quality": {"en": "Poor quality", "sw": "Kazi duni"},
+    "reason_late": {"en": "Not finished on time", "sw": "Haikuisha kwa wakati"},
+    "reason_not_paid": {"en": "Not paid on time", "sw": "Sijalipwa kwa wakati"},
+    "reason_extra_work": {"en": "More work than agreed", "sw": "Kazi zaidi ya makubaliano"},
+    "reason_unreachable": {"en": "Employer cannot be reached", "sw": "Mwajiri hapatikani"},
+    "reason_other": {"en": "Other (type it)", "sw": "Nyingine (andika)"},
+    "ask_dispute_text": {"en": "Say briefly what is wrong:", "sw": "Eleza tatizo kwa ufupi:"},
+    "bad_text": {"en": "Write 3 to 160 characters:", "sw": "Andika herufi 3 hadi 160:"},
+    "ask_pin_dispute": {
+        "en": "Dispute {title}? The money stays held until an arbiter decides. Enter your PIN:",
+        "sw": "Fungua mzozo kuhusu {title}? Pesa itashikiliwa hadi msuluhishi aamue. "
+        "Weka PIN yako:",
+    },
+    "dispute_raised": {
+        "en": "Dispute opened. An arbiter will decide; the money stays held till then. We will "
+        "SMS you.",
+        "sw": "Mzozo umefunguliwa. Msuluhishi ataamua; pesa inabaki imeshikiliwa hadi hapo. "
+        "Tutakutumia SMS.",
+    },
+    "ask_note": {
+        "en": "Write your side for the arbiter:",
+        "sw": "Andika upande wako kwa msuluhishi:",
+    },
+    "note_sent": {"en": "Sent to the arbiter.", "sw": "Imetumwa kwa msuluhishi."},
+    # --- the employer's money ---
+    "money_held": {"en": "Held in your jobs: KES {amount}", "sw": "Imeshikiliwa: KES {amount}"},
+    "money_coming": {"en": "Coming back: KES {amount}", "sw": "Inarudi kwako: KES {amount}"},
+    "money_none": {"en": "Nothing sent back to you yet.", "sw": "Hakuna pesa iliyorudishwa bado."},
+    "money_line": {"en": "KES {amount} {status} ({kind})", "sw": "KES {amount} {status} ({kind})"},
+    "payout_detail": {
+        "en": "{title}\n{kind}: KES {amount}\nStatus: {status}, {date}",
+        "sw": "{title}\n{kind}: KES {amount}\nHali: {status}, {date}",
+    },
+    "payout_receipt": {"en": "M-Pesa receipt: {receipt}", "sw": "Risiti ya M-Pesa: {receipt}"},
+    "payout_failed_help": {
+        "en": "Not sent. We will look into it. Help: 0800 000 000",
+        "sw": "Haijatumwa. Tutashughulikia. Msaada: 0800 000 000",
+    },
+}
+
+# The reasons offered when opening a dispute, by who opens it (then "other", typed). The arbiter
+# reads the English label.
+DISPUTE_REASONS = {
+    "employer": ["reason_not_done", "reason_quality", "reason_late"],
+    "employee": ["reason_not_paid", "reason_extra_work", "reason_unreachable"],
 }
 
 STATUS_WORDS = {
@@ -139,9 +258,32 @@ STATUS_WORDS = {
     "in_progress": {"en": "in progress", "sw": "inaendelea"},
     "completed": {"en": "done", "sw": "imekamilika"},
     "cancelled": {"en": "cancelled", "sw": "imesitishwa"},
+    "delivered": {"en": "delivered", "sw": "imewasilishwa"},
+    "disputed": {"en": "disputed", "sw": "ina mzozo"},
+    "resolved": {"en": "decided", "sw": "imeamuliwa"},
+    "taken": {"en": "taken", "sw": "imechukuliwa"},
     "pending": {"en": "pending", "sw": "inasubiri"},
     "processing": {"en": "sending", "sw": "inatumwa"},
     "failed": {"en": "failed", "sw": "imeshindikana"},
+}
+
+
+# A payout of money back to an employer: its status, what it is (short for lists, long alone).
+PAYOUT_WORDS = {
+    "pending": {"en": "waiting", "sw": "inasubiri"},
+    "processing": {"en": "sending", "sw": "inatumwa"},
+    "completed": {"en": "paid", "sw": "imelipwa"},
+    "failed": {"en": "failed", "sw": "imeshindikana"},
+}
+PAYOUT_KINDS = {
+    "refund": {"en": "refund", "sw": "rejesho"},
+    "surplus": {"en": "overpaid", "sw": "ziada"},
+    "dispute_share": {"en": "share", "sw": "mgao"},
+}
+PAYOUT_KINDS_LONG = {
+    "refund": {"en": "Refund (job cancelled)", "sw": "Rejesho (kazi imesitishwa)"},
+    "surplus": {"en": "Paid in too much", "sw": "Ziada uliyolipa"},
+    "dispute_share": {"en": "Your dispute share", "sw": "Mgao wako wa mzozo"},
 }
 
 
@@ -151,3 +293,7 @@ def t(key: str, lang: str, **values: object) -> str:
 
 def status_word(status: str, lang: str) -> str:
     return STATUS_WORDS.get(status, {}).get(lang, status)
+
+
+def word(words: dict[str, dict[str, str]], key: str, lang: str) -> str:
+    return words.get(key, {}).get(lang, key)

@@ -16,7 +16,10 @@ We always ask for approval: an initiate whose answer is lost moves no money (it 
 approved), and the tracking id and nonce are saved before the approval, so a lost approval is
 settled by that same batch (asked about, and approved if it still waits), never by another one.
 IntaSend's pages show states with and without codes: the code is read when there is one, else
-the status words."""
+the status words. They show refusals in two shapes too: `{"type": "client_error", "errors":
+[{"code", "detail", "attr"}]}` (the errors page, whose example is an `authentication_failed` with
+status 403 though its table says 401) and `{"detail": ...}` / `{"details": ...}` (older pages):
+both are read, and a refused key is ours to fix, not a verdict, whichever status it comes with."""
 
 from decimal import Decimal
 
@@ -50,8 +53,26 @@ TRANSACTION_WORDS = {
 }  # anything else (pending, in progress, retrying, under observation) is still in flight
 
 
+AUTHENTICATION_CODES = {"authentication_failed", "not_authenticated"}
+
+
 class IntasendRefused(Exception):
-    """IntaSend answered 4xx (not 401, 408, 429): the request was refused, nothing started."""
+    """IntaSend answered 4xx (not 401, 408, 429, nor a refused key): the request was refused,
+    nothing started."""
+
+
+def _refusal(body: object) -> tuple[str, set[str]]:
+    """What a refusal says, and its error codes, in either documented shape."""
+    said = body if isinstance(body, dict) else {}
+    errors = said.get("errors")
+    if isinstance(errors, list) and errors:
+        found = [e for e in errors if isinstance(e, dict)]
+        details = "; ".join(
+            f"{e['attr']}: {e.get('detail')}" if e.get("attr") else str(e.get("detail"))
+            for e in found
+        )
+        return details, {str(e.get("code")) for e in found}
+    return str(said.get("details") or said.get("detail") or ""), set()
 
 
 def _state(entry: dict, codes: dict[str, str], words: dict[str, str]) -> str:
@@ -142,9 +163,10 @@ class IntasendProvider:
         except ValueError:
             body = None
         if response.status_code >= 400:
-            said = body if isinstance(body, dict) else {}
-            details = said.get("details") or said.get("detail") or said.get("errors")
-            raise IntasendRefused(str(details or response.text)[:255])
+            details, codes = _refusal(body)
+            if codes & AUTHENTICATION_CODES:  # our key, refused with a 403
+                raise PayoutUnavailable.answered(f"IntaSend {path}", response)
+            raise IntasendRefused((details or response.text)[:255])
         if not isinstance(body, dict):
             raise PayoutUnavailable(f"IntaSend {path}: unreadable answer")
         return body

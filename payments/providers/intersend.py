@@ -2,7 +2,8 @@
 `POST {INTERSEND_API_URL}/payouts/send`
 with phone, amount, currency and our reference; `GET /payouts/{reference}` for the status; a
 callback to `/api/callbacks/intersend/payout/`. Every request and callback is signed: hex
-HMAC-SHA256 with the API secret over "{timestamp}.{body}", in X-Timestamp and X-Signature."""
+HMAC-SHA256 with the API secret over "{timestamp}.{body}", in X-Timestamp and X-Signature, and
+refused more than MAX_CLOCK_SKEW seconds away from now."""
 
 import hashlib
 import hmac
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 import httpx
 
-from payments.providers.base import PayoutResult, PayoutUnavailable
+from payments.providers.base import PayoutResult, PayoutUnavailable, mpesa_refusal
 from payments.unavailable import temporary
 
 MAX_CLOCK_SKEW = 300  # seconds a signed message stays acceptable
@@ -85,6 +86,8 @@ class IntersendProvider:
         return response
 
     def send(self, *, reference: str, msisdn: str, amount: Decimal) -> PayoutResult:
+        if refusal := mpesa_refusal(amount):  # it pays to mobile money: no cents, KES 10 up
+            return refusal
         path = "/payouts/send"
         response = self._request(
             "POST",

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
 from stellar_sdk import (
     Account,
     Address,
@@ -202,7 +203,8 @@ def _rpc_call(what: str) -> Iterator[None]:
     The message names the call only (no URL: it may carry an API key)."""
     try:
         yield
-    except (BaseRequestError, AccountNotFoundException) as exc:
+    except (BaseRequestError, AccountNotFoundException, ValidationError, ValueError) as exc:
+        # ValidationError, ValueError: an answer that is not JSON-RPC (a proxy's 503 page).
         raise Unavailable(f"Stellar RPC {what} failed: {type(exc).__name__}") from None
 
 
@@ -380,13 +382,19 @@ class SorobanBackend:
         simulation = self._simulate(envelope)
         with _rpc_call("prepareTransaction"):
             prepared = self.rpc.prepare_transaction(envelope, simulation)
+        if self._authorize(prepared, simulation.latest_ledger):
+            # Checking a signed authorisation costs instructions a recording simulation cannot
+            # see (the host verifies the signature): simulate the signed call, enforcing, and
+            # take its resources, or the network refuses it for exceeding them.
+            simulation = self._simulate(prepared)
+            with _rpc_call("prepareTransaction"):
+                prepared = self.rpc.prepare_transaction(prepared, simulation)
         fee = prepared.transaction.fee
         if fee > self.config.max_fee:
             raise FeeTooHigh(
                 f"{function} would cost {fee} stroops, above STELLAR_MAX_FEE "
                 f"({self.config.max_fee}); nothing was sent"
             )
-        self._authorize(prepared, simulation.latest_ledger)
         prepared.sign(self._operator)
         time_bounds = prepared.transaction.preconditions.time_bounds
         return _Stored(
@@ -402,13 +410,14 @@ class SorobanBackend:
             result=None,
         )
 
-    def _authorize(self, prepared: TransactionEnvelope, latest_ledger: int) -> None:
+    def _authorize(self, prepared: TransactionEnvelope, latest_ledger: int) -> bool:
         """Sign the authorisation entries that are not covered by the transaction's signature:
-        the arbiter's for resolve, when the arbiter is not the operator."""
+        the arbiter's for resolve, when the arbiter is not the operator. Whether any was."""
         operation = prepared.transaction.operations[0]
         assert isinstance(operation, InvokeHostFunction)
         # Valid a little beyond the envelope's own time bounds (ledgers close about every 5 s).
         valid_until = latest_ledger + self.tx_timeout // 5 + 10
+        signed = False
         for index, entry in enumerate(operation.auth):
             credentials = entry.credentials
             if credentials.type == SOURCE_ACCOUNT_CREDENTIALS:
@@ -421,6 +430,8 @@ class SorobanBackend:
             operation.auth[index] = authorize_entry(
                 entry, self._arbiter, valid_until, self.config.network_passphrase
             )
+            signed = True
+        return signed
 
     def _build(
         self, account: Account, function: str, call: dict, max_time: int

@@ -357,6 +357,48 @@ def test_the_documented_status_answers_and_event_are_read_whatever_their_codes(
     assert recorded("intasend_payout") == f"{payout.reference}: processing"
 
 
+def test_the_current_pages_completed_event_pays_the_payout(api, employer, employee, intasend):
+    event = sample("intasend/send_money_event_completed")  # every field, no challenge shown
+    result = outcome(event)
+    assert (result.outcome, result.transaction_reference) == ("completed", "TJRHC8IET4")
+    payout = complete(api, employer, employee)
+    event.update(tracking_id=payout.provider_request["tracking_id"], challenge="x")
+    url = "/api/callbacks/intasend/payout/"
+    assert api.anonymous().post(url, event).status_code == 401  # not our challenge
+    event["challenge"] = "local-intasend-challenge"
+    assert api.anonymous().post(url, event).json() == {"received": True}
+    payout.refresh_from_db()
+    assert (payout.status, payout.transaction_reference) == ("completed", "TJRHC8IET4")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_the_documented_authentication_refusal_is_never_a_verdict(db, http, status):
+    """The errors page's example is a 403 `authentication_failed`; its table says 401."""
+    provider, route = intasend_send(http)
+    route.respond(status, json=sample("intasend/error_authentication"))
+    with pytest.raises(PayoutUnavailable, match=f"HTTP {status}"):
+        provider.send(reference="PAYOUT_7KQ2M9XD", msisdn="254712345678", amount=Decimal(1500))
+
+
+def test_a_refusal_in_the_current_shape_names_each_problem(db, http):
+    provider, route = intasend_send(http)
+    route.respond(
+        400,
+        json={
+            "type": "client_error",
+            "errors": [
+                {"code": "invalid", "detail": "Enter a valid URL.", "attr": "callback_url"},
+                {"code": "invalid", "detail": "Insufficient balance", "attr": None},
+            ],
+        },
+    )
+    result = provider.send(reference="PAYOUT_7KQ2M9XD", msisdn="254712345678", amount=Decimal(1500))
+    assert (result.outcome, result.reason) == (
+        "failed",
+        "callback_url: Enter a valid URL.; Insufficient balance",
+    )
+
+
 def test_a_device_key_that_is_not_a_private_key_is_a_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="not an unencrypted PEM private key"):
         IntasendProvider(

@@ -2,6 +2,7 @@
 client, calling back over real HTTP from its own threads after a moment, and `make pay`
 (`python -m sandbox pay-bill`) paying a running server's escrow through it."""
 
+import hmac
 import json
 import subprocess
 import sys
@@ -146,3 +147,58 @@ def test_make_pay_pays_a_running_server_through_the_sandbox(
     assert deposit.phone_number == "2547 ***** 149"
     kinds = ProviderCallback.objects.values_list("kind", flat=True)
     assert sorted(kinds) == ["mpesa_c2b_confirmation", "mpesa_c2b_validation"]
+
+
+def test_the_payout_providers_news_is_posted_from_the_process_step_by_step(tmp_path, listener):
+    """IntaSend's events (with the dashboard's challenge) at each status change, a moment
+    apart, and Intersend's callbacks signed as they leave, from the server's own threads."""
+    with running_sandbox(
+        tmp_path,
+        SANDBOX_CALLBACK_DELAY_SECONDS="0.2",
+        SANDBOX_INTASEND_WEBHOOK_URL=f"{listener.url}/intasend/",
+        SANDBOX_INTERSEND_CALLBACK_URL=f"{listener.url}/intersend/",
+        INTASEND_WEBHOOK_CHALLENGE="c",
+    ) as server:
+        bearer = {"Authorization": "Bearer local-intasend-secret"}
+        item = {"name": "A", "account": "254712345678", "amount": 100, "narrative": "x"}
+        batch = {"provider": "MPESA-B2C", "currency": "KES", "transactions": [item]}
+        status, initiated = call(f"{server}/api/v1/send-money/initiate/", batch, **bearer)
+        assert status == 200, initiated
+        status, approved = call(f"{server}/api/v1/send-money/approve/", initiated, **bearer)
+        assert (status, approved["status"]) == (200, "Confirming balance")
+        body = json.dumps(
+            {
+                "phone_number": "254712345678",
+                "amount": "100.00",
+                "currency": "KES",
+                "reference": "R1",
+            }
+        ).encode()
+        stamp = str(int(time.time()))
+        signature = hmac.new(b"local-intersend-secret", f"{stamp}.".encode() + body, "sha256")
+        request = urllib.request.Request(  # noqa: S310 - http only
+            f"{server}/intersend/payouts/send",
+            data=body,
+            headers={
+                "X-API-Key": "local-intersend-key",
+                "X-Timestamp": stamp,
+                "X-Signature": signature.hexdigest(),
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            assert answer.status == 202
+        deadline = time.monotonic() + 15
+        while len(listener.received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    events = [(at, b) for at, path, b in listener.received if path == "/intasend/"]
+    assert [b["status"] for _, b in events] == [
+        "Preview and approve",
+        "Confirming balance",
+        "Sending payment",
+        "Completed",
+    ]
+    assert {b["challenge"] for _, b in events} == {"c"}
+    assert events[-1][0] - events[1][0] >= 0.3  # a step at a time, not all at once
+    news = [b["status"] for _, path, b in listener.received if path == "/intersend/"]
+    assert news == ["processing", "completed"]

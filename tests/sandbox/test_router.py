@@ -20,7 +20,10 @@ def control(sandbox):
 
 
 def test_health_and_unknown_actions(control):
-    assert control.get("health").json() == {"status": "ok", "providers": ["daraja"]}
+    assert control.get("health").json() == {
+        "status": "ok",
+        "providers": ["daraja", "intasend", "intersend"],
+    }
     assert control.post("nothing").status_code == 404
     assert control.get("pay-bill").status_code == 405
     assert control.post("faults", content=b"{oops").status_code == 400
@@ -35,7 +38,8 @@ def test_faults_are_read_set_checked_and_reset(control, daraja):
         {"daraja": {"no_such_switch": 1}},
         {"daraja": {"b2c_reject": "2"}},
         {"daraja": {"hold_callbacks": 1}},
-        {"intasend": {"reject": 1}},
+        {"intasend": {"reject": True}},
+        {"airtel": {"reject": 1}},
     ):
         assert control.post("faults", json=wrong).status_code == 400
     assert daraja.faults.b2c_reject == 2  # a refused change changes nothing

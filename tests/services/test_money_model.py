@@ -1,7 +1,9 @@
 """A stateful model of the books (MONEY-SAFETY, Methods 2): Hypothesis drives random sequences of
-jobs, deposits (right, replayed, short, over, unknown), assignments, completions, outbound work
-with ledger and provider faults, and late provider news; after every step the database must agree
-with a simple model, and P1, P2 and P8 must hold.
+jobs, deposits (right, replayed, short, over, unknown), assignments, completions, deliveries,
+disputes, resolutions (random valid splits, and splits that do not add up), auto-releases (the
+deadline moved into the past, then the sweep), cancellations, outbound work with ledger and
+provider faults, admin retries of failed payouts, and late provider news; after every step the
+database must agree with a simple model, and P1, P2, P8, P12, P13 and P15 must hold.
 
 Outbound work queued on commit never runs in these (never-committing) tests, as if every message
 were lost: only the sweeps carry it out, which is the harshest case for P6. Payouts go by M-Pesa
@@ -11,9 +13,10 @@ are switched on at random."""
 
 import itertools
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -30,7 +33,8 @@ from escrow.models import Dispute, EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
 from jobs.models import JobApplication, JobListing
-from kazi.errors import Conflict
+from jobs.tasks import auto_release_sweep
+from kazi.errors import Conflict, DomainError
 from kazi.money import to_chain
 from payments import deposits, payouts
 from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
@@ -38,9 +42,8 @@ from payments.providers import PayoutResult, get_payout_provider
 from payments.tasks import payout_sweep
 from sandbox import Sandbox
 from tests.conftest import assert_books_balance
-from tests.factories import EmployeeFactory, EmployerFactory
+from tests.factories import ArbiterFactory, EmployeeFactory, EmployerFactory
 
-ZERO = Decimal("0.00")
 LEGAL_PAIRS = {
     ("open", "pending_deposit"),
     ("open", "funded"),
@@ -55,7 +58,17 @@ LEGAL_PAIRS = {
 }
 # The escrow state in which each kind of payout can exist (a surplus comes with its deposit).
 PAID_OUT_FROM = {"release": {"released"}, "refund": {"refunded"}, "dispute_share": {"resolved"}}
+DISPUTABLE = {"in_progress", "delivered"}  # a job assigned but not started holds too little
+LIVE = {  # a job under way, and the steps that move it on
+    "in_progress": ["deliver", "dispute", "complete"],
+    "delivered": ["dispute", "complete", "auto_release"],
+    "disputed": ["resolve"],
+}
+MIN_SHARE = Decimal("10")  # mobile money's smallest transfer: a share is 0 or at least this
+ZERO = Decimal("0.00")
 amounts = st.integers(min_value=1000, max_value=500_000).map(lambda c: Decimal(c) / 100)
+# Budgets are whole shillings now (mobile money moves no cents); jobs from before may have cents.
+budgets = st.integers(min_value=10, max_value=5000).map(lambda s: Decimal(s).quantize(ZERO))
 
 
 def on_chain_escrows():
@@ -70,6 +83,7 @@ class Books(RuleBasedStateMachine):
     def __init__(self, configure) -> None:
         super().__init__()
         self.sandbox: Sandbox = configure()  # a fresh ledger and M-Pesa for this example
+        MobileMoneyPayout.objects.update(retry_of=None)  # retries protect what they retried
         for model in (
             MobileMoneyPayout,
             Dispute,
@@ -82,8 +96,9 @@ class Books(RuleBasedStateMachine):
         ):
             model.objects.all().delete()
         self.employer = EmployerFactory()
+        self.arbiter = ArbiterFactory()
         self.ids = itertools.count()
-        self.expected: dict[int, dict] = {}  # job id -> funded, surplus
+        self.expected: dict[int, dict] = {}  # job id -> funded, surplus, split
         self.unmatched = ZERO
         self.paid: set[str] = set()
 
@@ -138,10 +153,18 @@ class Books(RuleBasedStateMachine):
             with pytest.raises(Conflict):
                 jobs.job_apply(job_id=job_id, employee=worker)
 
+    @rule(target=jobs, budget=budgets)
+    def post_pay_and_start_a_job(self, budget):
+        """The usual way in: posted, paid in full, a worker assigned (work in progress)."""
+        job_id = self.post_job(budget)
+        self.deposit(job_id, "exact", ZERO)
+        self.assign(job_id)
+        return job_id
+
     @rule(job_id=jobs)
     def complete(self, job_id):
         job = JobListing.objects.get(pk=job_id)
-        if job.status == "in_progress":
+        if job.status in {"in_progress", "delivered"}:
             jobs.job_complete(job_id=job_id)
         else:
             with pytest.raises(Conflict):
@@ -155,6 +178,148 @@ class Books(RuleBasedStateMachine):
         else:
             with pytest.raises(Conflict):
                 jobs.job_cancel(job_id=job_id)
+
+    @precondition(lambda self: self.jobs_in({"open"}, funded=True))
+    @rule(data=st.data())
+    def cancel_a_funded_job(self, data):
+        """P12: everything deposited is owed back, in one refund."""
+        job_id = data.draw(st.sampled_from(self.jobs_in({"open"}, funded=True)))
+        jobs.job_cancel(job_id=job_id)
+        escrow = EscrowContract.objects.get(job_listing_id=job_id)
+        assert (escrow.status, escrow.refunded_amount) == ("refunded", escrow.funded_amount)
+
+    def jobs_in(self, statuses: set[str], *, funded: bool = False) -> list[int]:
+        found = JobListing.objects.filter(pk__in=self.expected, status__in=statuses)
+        if funded:
+            found = found.filter(escrow__funded_amount__gt=0)
+        return sorted(found.values_list("pk", flat=True))
+
+    @precondition(lambda self: self.jobs_in(LIVE))
+    @rule(data=st.data())
+    def advance_live_work(self, data):
+        """A job under way takes one of its next steps (most sequences would never reach a
+        resolution or an auto-release by the rules one at a time)."""
+        job_id = data.draw(st.sampled_from(self.jobs_in(LIVE)))
+        status = JobListing.objects.get(pk=job_id).status
+        step = data.draw(st.sampled_from(LIVE[status]))
+        if step == "deliver":
+            self.deliver(job_id)
+        elif step == "dispute":
+            self.dispute(job_id, data.draw(st.booleans()))
+        elif step == "complete":
+            self.complete(job_id)
+        elif step == "resolve":
+            self.resolve(data, data.draw(st.fractions(0, 1)), data.draw(st.booleans()))
+        else:
+            self.auto_release(overdue=True)
+
+    @precondition(lambda self: self.jobs_in({"in_progress"}))
+    @rule(data=st.data())
+    def deliver_work_in_progress(self, data):
+        self.deliver(data.draw(st.sampled_from(self.jobs_in({"in_progress"}))))
+
+    @rule(job_id=jobs)
+    def deliver(self, job_id):
+        job = JobListing.objects.get(pk=job_id)
+        worker = job.employee or EmployeeFactory()
+        if job.status == "in_progress":
+            jobs.job_deliver(job_id=job_id, employee=worker)
+            job.refresh_from_db()
+            assert job.auto_release_at > job.delivered_at
+        elif job.employee is None:
+            with pytest.raises(DomainError):  # nobody is assigned: whoever it is, not theirs
+                jobs.job_deliver(job_id=job_id, employee=worker)
+        else:
+            with pytest.raises(Conflict):
+                jobs.job_deliver(job_id=job_id, employee=worker)
+
+    @precondition(lambda self: self.jobs_in(DISPUTABLE))
+    @rule(data=st.data(), by_worker=st.booleans())
+    def dispute_live_work(self, data, by_worker):
+        self.dispute(data.draw(st.sampled_from(self.jobs_in(DISPUTABLE))), by_worker)
+
+    @rule(job_id=jobs, by_worker=st.booleans())
+    def dispute(self, job_id, by_worker):
+        job = JobListing.objects.select_related("escrow").get(pk=job_id)
+        user = job.employee if by_worker and job.employee else job.employer
+        if job.status in DISPUTABLE:
+            jobs.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
+            job.refresh_from_db()
+            assert (job.status, job.escrow.status) == ("disputed", "disputed")
+        else:
+            before = (job.status, job.escrow.status, Dispute.objects.count())
+            with pytest.raises(Conflict):
+                jobs.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
+            job = JobListing.objects.select_related("escrow").get(pk=job_id)
+            assert (job.status, job.escrow.status, Dispute.objects.count()) == before
+
+    @precondition(lambda self: self.jobs_in({"disputed"}))
+    @rule(data=st.data(), share=st.fractions(min_value=0, max_value=1), adds_up=st.booleans())
+    def resolve(self, data, share, adds_up):
+        """A random split an arbiter may make (P14); one that does not add up writes nothing."""
+        job_id = data.draw(st.sampled_from(self.jobs_in({"disputed"})))
+        held = EscrowContract.objects.get(job_listing_id=job_id).held_amount
+        to_employee = (held * share.numerator / share.denominator).quantize(
+            Decimal("1"), rounding=ROUND_DOWN
+        )
+        if 0 < to_employee < MIN_SHARE:
+            to_employee = ZERO
+        if 0 < held - to_employee < MIN_SHARE:
+            to_employee = held
+        to_employer = held - to_employee  # carries the cents of an escrow that has any
+        if not adds_up:
+            with pytest.raises(DomainError):
+                jobs.job_resolve(
+                    job_id=job_id,
+                    arbiter=self.arbiter,
+                    to_employee=to_employee,
+                    to_employer=to_employer + Decimal("0.01"),
+                )
+            assert JobListing.objects.get(pk=job_id).status == "disputed"
+            return
+        jobs.job_resolve(
+            job_id=job_id, arbiter=self.arbiter, to_employee=to_employee, to_employer=to_employer
+        )
+        self.expected[job_id]["split"] = (to_employee, to_employer)
+        with pytest.raises(Conflict):  # decided once
+            jobs.job_resolve(
+                job_id=job_id, arbiter=self.arbiter, to_employee=held, to_employer=ZERO
+            )
+
+    @precondition(lambda self: self.jobs_in({"delivered"}))
+    @rule(overdue=st.booleans())
+    def auto_release(self, overdue):
+        """The clock: delivered jobs' windows end (or not yet), and the sweep runs (P15)."""
+        delivered = self.jobs_in({"delivered"})
+        if overdue:
+            JobListing.objects.filter(pk__in=delivered).update(
+                auto_release_at=timezone.now() - timedelta(seconds=1)
+            )
+        untouched = {
+            job.pk: (job.status, job.escrow.status)
+            for job in JobListing.objects.select_related("escrow").exclude(pk__in=delivered)
+        }
+        released = auto_release_sweep()
+        assert released == (len(delivered) if overdue else 0)
+        for job in JobListing.objects.select_related("escrow").filter(pk__in=delivered):
+            assert job.status == ("completed" if overdue else "delivered")
+        for job in JobListing.objects.select_related("escrow").exclude(pk__in=delivered):
+            assert (job.status, job.escrow.status) == untouched[job.pk]
+
+    @precondition(lambda self: self.failed_payouts())
+    @rule(data=st.data())
+    def retry_a_failed_payout(self, data):
+        """An admin's retry: a new attempt under a new reference, once (P5)."""
+        failed = data.draw(st.sampled_from(self.failed_payouts()))
+        retry = payouts.payout_retry(payout_id=failed)
+        assert retry.retry_of_id == failed
+        assert "-R" in retry.reference
+        with pytest.raises(Conflict):
+            payouts.payout_retry(payout_id=failed)
+
+    def failed_payouts(self) -> list[int]:
+        failed = MobileMoneyPayout.objects.filter(status="failed", retried_by__isnull=True)
+        return sorted(failed.values_list("pk", flat=True))
 
     @rule(
         ledger_fault=st.sampled_from([None, "fail_before_apply", "lose_answer_after_apply"]),
@@ -208,6 +373,21 @@ class Books(RuleBasedStateMachine):
         assert sum(d.amount for d in unmatched) == self.unmatched
 
     @invariant()
+    def what_left_each_escrow_is_what_its_ending_says(self):
+        for job_id, expected in self.expected.items():
+            escrow = EscrowContract.objects.get(job_listing_id=job_id)
+            out = (escrow.released_amount, escrow.refunded_amount)
+            if escrow.status == "released":
+                assert out == (escrow.funded_amount, ZERO)
+            elif escrow.status == "refunded":
+                assert out == (ZERO, escrow.funded_amount)
+            elif escrow.status == "resolved":
+                assert out == expected["split"]
+                assert sum(out) == escrow.funded_amount
+            else:
+                assert out == (ZERO, ZERO)
+
+    @invariant()
     def each_provider_transaction_applied_once(self):
         ids = list(MpesaDeposit.objects.values_list("transaction_reference", flat=True))
         assert len(ids) == len(set(ids))
@@ -232,11 +412,19 @@ class Books(RuleBasedStateMachine):
                 assert payout.status == "completed"
             if payout.status == "completed":
                 self.paid.add(payout.reference)
-        # P12: one payout per escrow, kind and recipient (or per deposit's surplus)
-        owed = MobileMoneyPayout.objects.values_list(
+        # P12: one payout per escrow, kind and recipient (or per deposit's surplus), retries aside
+        owed = MobileMoneyPayout.objects.filter(retry_of__isnull=True).values_list(
             "escrow_contract", "deposit", "kind", "recipient"
         )
         assert len(owed) == len(set(owed))
+        for retry in MobileMoneyPayout.objects.filter(retry_of__isnull=False):
+            first = retry.retry_of
+            assert first.status == "failed"
+            assert (retry.kind, retry.recipient, retry.amount) == (
+                first.kind,
+                first.recipient,
+                first.amount,
+            )
 
     def teardown(self):
         # Quiesce: with no faults, the sweeps finish everything and the ledger agrees with us.
@@ -271,7 +459,7 @@ def fresh_world(settings, tmp_path, sandbox):
 
 HYPOTHESIS = settings(
     max_examples=30,
-    stateful_step_count=25,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -1,5 +1,6 @@
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -9,6 +10,9 @@ from stellar_sdk import MuxedAccount
 from stellar_service.app import create_app
 from stellar_service.backends.local import LocalBackend
 from stellar_service.config import Config, local_account
+
+if TYPE_CHECKING:
+    from .localnet import Deployment, Localnet
 
 API_KEY = "test-api-key"
 REF = "ESCROW_7K3M9QXA"
@@ -79,3 +83,34 @@ def api(client: TestClient) -> Api:
 def world(backend: LocalBackend) -> tuple[list, dict[str, int], list[str]]:
     """Everything a write could change on the "chain": escrows, balances, applied keys."""
     return backend.escrows(), backend.balances(), backend.applied_operations()
+
+
+# --- the local Stellar network (tests/stellar_service/localnet.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def localnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Localnet"]:
+    """One kazi-localnet process for the session, on a free port, in a fresh state dir."""
+    from .localnet import start_localnet
+
+    net = start_localnet(tmp_path_factory.mktemp("localnet"))
+    try:
+        yield net
+    finally:
+        net.stop()
+
+
+@pytest.fixture(scope="session")
+def deployment(localnet: "Localnet") -> "Deployment":
+    """The contract deployed on it by `python -m stellar_service.cli deploy`."""
+    from .localnet import deploy
+
+    return deploy(localnet)
+
+
+@pytest.fixture
+def net(localnet: "Localnet") -> Iterator["Localnet"]:
+    """The session's network, with no fault armed and nothing queued around each test."""
+    localnet.settle()
+    yield localnet
+    localnet.settle()

@@ -1,17 +1,29 @@
-"""The soroban backend against the fake Stellar RPC: what it sends (contract, function, Soroban
-argument types, signer, fee), how it keeps P2/P7 (one signed envelope per key, resent, never
-rebuilt while it could land), and that secrets stay out of logs and answers."""
+"""The soroban backend against the local Stellar network (contracts/localnet: the real Soroban
+host running the contract's wasm, real signatures, sequence numbers and fees): every entry
+point, every contract error as the contract numbers it, the token's refusals, a full lifecycle
+with the token balances read from the ledger, races between writers, and P2/P7 under each of the
+network's faults (one signed envelope per key, resent, never rebuilt while it could land)."""
 
 import logging
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from stellar_sdk import Address, InvokeHostFunction, Keypair, MuxedAccount, TransactionEnvelope
+from stellar_sdk import (
+    Address,
+    InvokeHostFunction,
+    Keypair,
+    MuxedAccount,
+    TransactionBuilder,
+    TransactionEnvelope,
+    scval,
+)
 from stellar_sdk import xdr as stellar_xdr
+from stellar_sdk.auth import authorize_entry
 from stellar_sdk.sep.contract_spec import ContractSpec
 
 from stellar_service.app import create_app
@@ -24,516 +36,58 @@ from stellar_service.backends.base import (
     Unavailable,
 )
 from stellar_service.backends.soroban import FeeTooHigh, SorobanBackend
-from stellar_service.cli import CONSTRUCTOR, DEFAULT_WASM
+from stellar_service.cli import CONSTRUCTOR, DEFAULT_WASM, REPO_DIR
 from stellar_service.config import Config, ConfigError
-from stellar_service.fake_rpc import (
-    BALANCE_ERROR,
-    BASE_FEE,
-    MIN_RESOURCE_FEE,
-    TRUSTLINE_MISSING_ERROR,
-    FakeStellarRpc,
-)
 from stellar_service.scval import SIGNATURES
 
-from .fake_rpc_fixtures import (
-    API_KEY,
+from .localnet import (
     ARBITER,
-    CONTRACT,
     OPERATOR,
     PASSPHRASE,
-    POLLS,
-    config_fixture,  # noqa: F401 (fixtures)
-    fake_fixture,  # noqa: F401
-    make_backend,
-    make_fake,
-    soroban_config,
-    soroban_fixture,  # noqa: F401
+    SDK_ATTEMPTS,
+    Deployment,
+    Localnet,
+    reference,
 )
 
-REF = "ESCROW_7K3M9QXA"
-OTHER = "ESCROW_8M4N0RYB"
-WORKER = Keypair.from_raw_ed25519_seed(b"w" * 32).public_key
-WORKER_MUXED = MuxedAccount(WORKER, 42).account_muxed
+API_KEY = "test-api-key"
 FUNDER = OPERATOR.public_key
-
-
-def _envelope(fake: FakeStellarRpc, tx_hash: str) -> TransactionEnvelope:
-    return TransactionEnvelope.from_xdr(fake.envelopes[tx_hash], PASSPHRASE)
-
-
-def _create_and_fund(backend: SorobanBackend, reference: str = REF, amount: int = 1000) -> None:
-    backend.create(key=f"create-{reference}", contract_id=reference, funder=FUNDER, amount=amount)
-    backend.fund(key=f"fund-{reference}", contract_id=reference, amount=amount)
-
-
-# --- every entry point sends the right invocation ---------------------------------------------
-
-
-def test_each_write_invokes_the_contract_with_typed_arguments_signed_by_the_operator(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    _create_and_fund(soroban)
-    soroban.assign(key="assign", contract_id=REF, payee=WORKER_MUXED)
-    released = soroban.release(key="release", contract_id=REF)
-    _create_and_fund(soroban, OTHER, 500)
-    soroban.dispute(key="dispute", contract_id=OTHER)
-    with pytest.raises(ContractError) as refused:  # no payee on OTHER yet
-        soroban.resolve(key="resolve-early", contract_id=OTHER, to_payee=200, to_funder=300)
-    assert refused.value.code == "no_payee"
-    soroban.resolve(key="resolve", contract_id=OTHER, to_payee=0, to_funder=500)
-
-    assert [(a.function, a.args) for a in fake.writes()] == [
-        ("create", {"reference": REF, "funder": FUNDER, "amount": 1000}),
-        ("fund", {"reference": REF, "amount": 1000}),
-        ("assign", {"reference": REF, "payee": WORKER_MUXED}),
-        ("release", {"reference": REF}),
-        ("create", {"reference": OTHER, "funder": FUNDER, "amount": 500}),
-        ("fund", {"reference": OTHER, "amount": 500}),
-        ("dispute", {"reference": OTHER}),
-        ("resolve", {"reference": OTHER, "to_payee": 0, "to_funder": 500}),
-    ]
-    assert fake.rejected == []
-    assert len(fake.sent) == len(set(fake.sent)) == 8  # the refused resolve was never sent
-    for tx_hash in fake.sent:
-        envelope = _envelope(fake, tx_hash)
-        tx = envelope.transaction
-        assert tx.source.account_id == OPERATOR.public_key
-        OPERATOR.verify(envelope.hash(), envelope.signatures[0].signature)
-        assert tx.fee == BASE_FEE + MIN_RESOURCE_FEE
-        (operation,) = tx.operations
-        assert isinstance(operation, InvokeHostFunction)
-        invoke = operation.host_function.invoke_contract
-        assert invoke.contract_address.to_xdr() == _contract_sc_address()
-    # The payee went as a muxed ScAddress (protocol 23), which the contract splits.
-    assign = _envelope(fake, fake.sent[2]).transaction.operations[0]
-    payee = assign.host_function.invoke_contract.args[1]
-    assert payee.address.type == stellar_xdr.SCAddressType.SC_ADDRESS_TYPE_MUXED_ACCOUNT
-    assert released.escrow == fake.escrow(REF)
-    assert (released.escrow.payee, released.escrow.payee_id) == (WORKER, 42)
-    assert released.escrow.status == "released"
-    assert released.tx_hash == fake.sent[3]
-
-
-def test_refund(soroban: SorobanBackend, fake: FakeStellarRpc) -> None:
-    _create_and_fund(soroban)
-    receipt = soroban.refund(key="refund", contract_id=REF)
-    assert receipt.escrow.status == "refunded"
-    assert receipt.escrow.refunded == 1000
-    assert fake.writes()[-1].function == "refund"
-
-
-def test_get_decodes_the_contracts_escrow_without_sending(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    _create_and_fund(soroban)
-    soroban.assign(key="assign", contract_id=REF, payee=WORKER)
-    sent = list(fake.sent)
-    escrow = soroban.get(REF)
-    assert escrow == fake.escrow(REF)
-    assert (escrow.status, escrow.funded, escrow.payee, escrow.payee_id) == (
-        "funded",
-        1000,
-        WORKER,
-        None,
-    )
-    with pytest.raises(ContractError) as missing:
-        soroban.get(OTHER)
-    assert missing.value.code == "not_found"
-    assert fake.sent == sent
-
-
-def test_a_contract_error_in_simulation_is_a_definite_no_and_nothing_is_sent(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    for attempt in range(2):
-        with pytest.raises(ContractError) as refused:
-            soroban.fund(key="over", contract_id=REF, amount=1001)
-        assert refused.value.code == "over_funded", attempt
-    with pytest.raises(ContractError) as exists:
-        soroban.create(key="c2", contract_id=REF, funder=FUNDER, amount=5)
-    assert exists.value.code == "already_exists"
-    assert len(fake.sent) == 1
-    assert [a.function for a in fake.applied] == ["create"]
-    assert soroban.store.get("over") is None  # nothing stored: a later retry may still succeed
-
-
-def test_a_replayed_key_returns_the_first_receipt_without_sending(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    first = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    soroban.fund(key="f1", contract_id=REF, amount=400)
-    again = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert again == first
-    assert again.escrow.funded == 0
-    assert len(fake.sent) == 2
-    with pytest.raises(IdempotencyConflict):
-        soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=999)
-
-
-def test_bad_input_is_refused_before_anything_is_built(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    with pytest.raises(ValueError, match="muxed address"):
-        soroban.assign(key="a", contract_id=REF, payee="not-an-address")
-    with pytest.raises(ValueError, match="not a valid address"):  # `Address` cannot be muxed
-        soroban.create(key="c", contract_id=REF, funder=WORKER_MUXED, amount=5)
-    with pytest.raises(TypeError):
-        soroban.fund(key="f", contract_id=REF, amount=10.5)  # type: ignore[arg-type]
-    assert fake.simulated == []
-    assert fake.sent == []
-
-
-def test_a_fee_above_the_cap_is_refused_and_nothing_sent(
-    tmp_path: Path, fake: FakeStellarRpc
-) -> None:
-    backend = make_backend(soroban_config(tmp_path, max_fee=MIN_RESOURCE_FEE), fake)
-    with pytest.raises(FeeTooHigh, match="STELLAR_MAX_FEE"):
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert fake.sent == []
-    assert backend.store.get("c1") is None
-
-
-def test_resolve_carries_the_arbiters_signed_authorisation(tmp_path: Path) -> None:
-    fake = make_fake(tmp_path, arbiter=ARBITER.public_key)
-    backend = make_backend(soroban_config(tmp_path, arbiter_secret=ARBITER.secret), fake)
-    _create_and_fund(backend)
-    backend.assign(key="assign", contract_id=REF, payee=WORKER)
-    backend.dispute(key="dispute", contract_id=REF)
-    receipt = backend.resolve(key="resolve", contract_id=REF, to_payee=600, to_funder=400)
-    assert receipt.escrow.status == "resolved"
-    assert fake.rejected == []
-    (entry,) = _envelope(fake, receipt.tx_hash).transaction.operations[0].auth
-    assert entry.credentials.address_v2 is not None  # signed by the arbiter, checked by the fake
-
-
-def test_without_the_arbiters_key_resolve_is_not_sent(tmp_path: Path) -> None:
-    fake = make_fake(tmp_path, arbiter=ARBITER.public_key)
-    backend = make_backend(soroban_config(tmp_path), fake)  # no STELLAR_ARBITER_SECRET
-    _create_and_fund(backend)
-    backend.dispute(key="dispute", contract_id=REF)
-    with pytest.raises(Unavailable, match="cannot sign"):
-        backend.resolve(key="resolve", contract_id=REF, to_payee=0, to_funder=1000)
-    assert fake.writes()[-1].function == "dispute"
-
-
-# --- who refused: our contract, or the token it calls ---------------------------------------
-# The token (a Stellar Asset Contract) numbers its errors its own way: its BalanceError is 10,
-# like our InvalidSplit, and the host logs it again under our contract's id as it passes up.
-
-
-def test_a_funder_short_of_tokens_is_the_tokens_refusal_and_nothing_is_sent(
-    tmp_path: Path, config: Config
-) -> None:
-    fake = make_fake(tmp_path, float_amount=600)
-    backend = make_backend(config, fake)
-    http = TestClient(create_app(config, backend), headers={"X-API-Key": API_KEY})
-    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
-    simulations, sent = len(fake.simulated), list(fake.sent)
-    short = _post(http, "fund", "k2", contract_id=REF, amount=1000)
-    assert short.status_code == 409
-    assert short.json()["error"]["code"] == "token_insufficient_balance"  # not invalid_split
-    assert len(fake.simulated) == simulations + 1
-    assert fake.sent == sent
-    assert [a.function for a in fake.writes()] == ["create"]
-    assert fake.escrow(REF).funded == 0
-    assert backend.store.get("k2") is None
-
-
-def test_a_payee_without_a_trustline_is_a_definite_no_never_retried(
-    http: TestClient, fake: FakeStellarRpc, soroban: SorobanBackend
-) -> None:
-    _create_and_fund(soroban)
-    soroban.assign(key="assign", contract_id=REF, payee=WORKER)
-    simulations, sent = len(fake.simulated), list(fake.sent)
-    fake.fail_next_call(TRUSTLINE_MISSING_ERROR, by_token=True)
-    for attempt in range(2):  # the retry replays the recorded answer
-        refused = _post(http, "release", "k1", contract_id=REF)
-        assert refused.status_code == 409, attempt
-        assert refused.json()["error"]["code"] == "token_no_trustline"
-    assert len(fake.simulated) == simulations + 1
-    assert fake.sent == sent
-    assert fake.escrow(REF).status == "funded"
-
-
-def test_error_10_from_the_token_and_from_our_contract_are_told_apart(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    _create_and_fund(soroban)
-    soroban.dispute(key="dispute", contract_id=REF)
-    fake.fail_next_call(BALANCE_ERROR, by_token=True)
-    with pytest.raises(ContractError) as token:
-        soroban.resolve(key="r1", contract_id=REF, to_payee=0, to_funder=1000)
-    assert (token.value.code, token.value.number) == ("token_insufficient_balance", None)
-    with pytest.raises(ContractError) as ours:  # the contract's own InvalidSplit
-        soroban.resolve(key="r2", contract_id=REF, to_payee=0, to_funder=999)
-    assert (ours.value.code, ours.value.number) == ("invalid_split", 10)
-    # A token error with no definite meaning here proves nothing: retry later.
-    fake.fail_next_call(12, by_token=True)  # the token's OverflowError
-    with pytest.raises(Unavailable):
-        soroban.resolve(key="r3", contract_id=REF, to_payee=0, to_funder=1000)
-    assert [a.function for a in fake.writes()][-1] == "dispute"
-
-
-@pytest.mark.parametrize(
-    ("number", "by_token", "code"),
-    [
-        (10, False, "invalid_split"),
-        (BALANCE_ERROR, True, "token_insufficient_balance"),
-        (TRUSTLINE_MISSING_ERROR, True, "token_no_trustline"),
-    ],
-)
-def test_a_failed_transaction_is_attributed_by_contract_id_too(
-    soroban: SorobanBackend, fake: FakeStellarRpc, number: int, by_token: bool, code: str
-) -> None:
-    _create_and_fund(soroban)
-    soroban.assign(key="assign", contract_id=REF, payee=WORKER)
-    fake.fail_next_apply(number, by_token=by_token)  # passes simulation, fails in the ledger
-    for _ in range(2):  # recorded and replayed: one transaction, never rebuilt
-        with pytest.raises(ContractError) as refused:
-            soroban.release(key="release", contract_id=REF)
-        assert refused.value.code == code
-    assert len(fake.sent) == 4
-    assert fake.escrow(REF).status == "funded"
-    assert soroban.store.abandoned() == []
-
-
-# --- the fake is strict: envelopes it must refuse ---------------------------------------------
-
-
-def test_the_fake_refuses_a_foreign_signature_and_a_wrong_sequence(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    envelope = _envelope(fake, fake.sent[0])
-    envelope.transaction.sequence += 1  # the account's next: only the signer is wrong
-    envelope.signatures = []
-    envelope.sign(Keypair.random())
-    assert soroban.rpc.send_transaction(envelope).status.value == "ERROR"
-    envelope.transaction.sequence += 1  # properly signed, but skips a sequence number
-    envelope.signatures = []
-    envelope.sign(OPERATOR)
-    assert soroban.rpc.send_transaction(envelope).status.value == "ERROR"
-    assert [reason.split(" ")[0] for _, reason in fake.rejected] == ["not", "sequence"]
-    assert len(fake.writes()) == 1
-
-
-# --- faults: one operation, whatever happens on the wire --------------------------------------
-
-
-@pytest.mark.parametrize("mode", ["transport", "error", "try_again_later"])
-def test_a_failed_send_then_a_retry_applies_one_transaction(
-    soroban: SorobanBackend, fake: FakeStellarRpc, mode: str
-) -> None:
-    fake.fail_sends(1, mode)
-    with pytest.raises(Unavailable):
-        soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.escrow.status == "funding"
-    assert len(fake.envelopes) == 1
-    assert fake.sent == [receipt.tx_hash] * 2
-    assert len(fake.writes()) == 1
-
-
-def test_an_applied_transaction_whose_answer_was_lost_is_not_sent_again(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    fake.fail_sends(1, "lost_reply")
-    with pytest.raises(Unavailable):
-        soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.writes()) == 1  # applied, but the service does not know
-    receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.tx_hash == fake.sent[0]
-    assert len(fake.sent) == 1
-    assert len(fake.writes()) == 1
-
-
-def test_pending_too_long_is_unavailable_then_the_retry_finds_it(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    fake.pending_polls = POLLS + 2
-    with pytest.raises(Unavailable, match="pending"):
-        soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert fake.writes() == []
-    receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.escrow.amount == 1000
-    # The retry asked first and resent only the stored envelope (core answers DUPLICATE).
-    assert len(fake.envelopes) == 1
-    assert len(fake.writes()) == 1
-
-
-def test_not_found_for_a_while_then_found_never_builds_a_second_transaction(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    fake.hidden_polls = POLLS + 1  # applied at once, but the RPC lags behind
-    with pytest.raises(Unavailable):
-        soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    receipt = soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 1
-    assert len(fake.writes()) == 1
-    assert receipt.tx_hash in fake.envelopes
-
-
-def test_a_contract_error_when_applied_is_recorded_and_replayed(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    fake.fail_next_apply(4)  # OverFunded: someone funded between simulation and ledger
-    for _ in range(2):
-        with pytest.raises(ContractError) as refused:
-            soroban.fund(key="f1", contract_id=REF, amount=1000)
-        assert refused.value.code == "over_funded"
-    assert len(fake.sent) == 2
-    assert fake.escrow(REF).funded == 0
-
-
-def test_a_failure_without_a_contract_error_may_be_retried_with_a_new_transaction(
-    soroban: SorobanBackend, fake: FakeStellarRpc
-) -> None:
-    soroban.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    fake.fail_next_apply(0)  # e.g. out of resources: failed, nothing changed, sequence used
-    with pytest.raises(Unavailable, match="failed on chain"):
-        soroban.fund(key="f1", contract_id=REF, amount=1000)
-    receipt = soroban.fund(key="f1", contract_id=REF, amount=1000)
-    assert receipt.escrow.funded == 1000
-    assert len(fake.envelopes) == 3
-    assert [key for key, _, _ in soroban.store.abandoned()] == ["f1"]
-
-
-def test_an_unreachable_rpc_is_unavailable_and_nothing_is_stored(
-    soroban: SorobanBackend, fake: FakeStellarRpc, config: Config
-) -> None:
-    fake.down = True
-    with pytest.raises(Unavailable, match="getHealth"):
-        soroban.health()
-    with pytest.raises(Unavailable):
-        soroban.get(REF)
-    http = TestClient(create_app(config, soroban), headers={"X-API-Key": API_KEY})
-    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 503
-    assert http.get("/api/health").status_code == 503
-    assert soroban.store.get("k1") is None
-    fake.down = False
-    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
-
-
-# --- restarts and expiry ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fault", "sends"),
-    [("transport", 2), ("lost_reply", 1)],  # died before the send landed / after it was applied
-)
-def test_a_restarted_backend_finishes_the_stored_envelope_and_builds_none(
-    config: Config, fake: FakeStellarRpc, fault: str, sends: int
-) -> None:
-    first = make_backend(config, fake)
-    fake.fail_sends(1, fault)
-    with pytest.raises(Unavailable):
-        first.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    stored = first.store.get("c1")
-    assert stored is not None
-    assert stored.state == "pending"
-
-    restarted = make_backend(config, fake)  # a new process on the same store
-    simulations = len(fake.simulated)
-    receipt = restarted.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert receipt.tx_hash == stored.tx_hash
-    assert fake.sent == [stored.tx_hash] * sends  # resent only if the network had not seen it
-    assert len(fake.simulated) == simulations + 1  # only the read after confirmation
-    assert len(fake.writes()) == 1
-
-
-def test_another_key_waits_for_the_pending_envelope_first(
-    config: Config, fake: FakeStellarRpc
-) -> None:
-    backend = make_backend(config, fake)
-    fake.fail_sends(1, "transport")
-    with pytest.raises(Unavailable):
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    # A new write must not take the sequence number the stored envelope holds: it is settled
-    # (resent and applied) before the new one is built.
-    backend.create(key="c2", contract_id=OTHER, funder=FUNDER, amount=5)
-    assert [a.args["reference"] for a in fake.writes()] == [REF, OTHER]
-    assert fake.rejected == []
-    assert (
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000).tx_hash
-        == (fake.sent[0])
-    )
-
-
-def test_no_new_transaction_while_another_is_still_queued(
-    config: Config, fake: FakeStellarRpc
-) -> None:
-    backend = make_backend(config, fake)
-    fake.pending_polls = 3 * POLLS  # c1 sits in the queue for a while
-    with pytest.raises(Unavailable):
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    fake.pending_polls = 0
-    with pytest.raises(Unavailable):  # c1 is still queued: c2 is not even built
-        backend.create(key="c2", contract_id=OTHER, funder=FUNDER, amount=5)
-    assert len(fake.envelopes) == 1
-    receipt = backend.create(key="c2", contract_id=OTHER, funder=FUNDER, amount=5)
-    assert [a.args["reference"] for a in fake.writes()] == [REF, OTHER]
-    assert receipt.tx_hash == fake.sent[-1]
-    assert fake.rejected == []
-
-
-def test_an_envelope_is_rebuilt_only_once_its_time_bounds_have_passed(
-    config: Config, fake: FakeStellarRpc
-) -> None:
-    backend = make_backend(config, fake)
-    fake.fail_sends(2, "transport")
-    with pytest.raises(Unavailable):
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    with pytest.raises(Unavailable):  # still valid: the same envelope again
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 1
-    fake.advance(backend.tx_timeout + 10)  # the ledger closes past its upper time bound
-    receipt = backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 2
-    assert receipt.tx_hash == fake.sent[-1]
-    assert len(fake.writes()) == 1
-    assert backend.store.abandoned() == [("c1", fake.sent[0], "expired unseen")]
-
-
-def test_concurrent_writes_from_two_workers_take_turns_on_the_sequence_number(
-    config: Config, fake: FakeStellarRpc
-) -> None:
-    workers = [make_backend(config, fake), make_backend(config, fake)]  # one store, two processes
-    references = [f"ESCROW_{n}AAAAAAA" for n in range(8)]
-    barrier = threading.Barrier(len(references))
-
-    def create(index: int) -> str:
-        barrier.wait()
-        backend = workers[index % 2]
-        reference = references[index]
-        return backend.create(key=reference, contract_id=reference, funder=FUNDER, amount=9).tx_hash
-
-    with ThreadPoolExecutor(len(references)) as pool:
-        hashes = list(pool.map(create, range(len(references))))
-    assert fake.rejected == []
-    assert sorted(a.args["reference"] for a in fake.writes()) == references
-    assert sorted(hashes) == sorted(fake.envelopes)
-
-
-def test_an_expired_envelope_beyond_the_rpcs_history_is_never_rebuilt(
-    config: Config, fake: FakeStellarRpc
-) -> None:
-    backend = make_backend(config, fake)
-    fake.fail_sends(1, "lost_reply")  # applied, answer lost
-    with pytest.raises(Unavailable):
-        backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    fake.advance(backend.tx_timeout + 10)
-    fake.forget_history()  # the RPC no longer knows the transaction landed
-    for _ in range(2):
-        with pytest.raises(Unavailable, match="by hand"):
-            backend.create(key="c1", contract_id=REF, funder=FUNDER, amount=1000)
-    assert len(fake.envelopes) == 1
-    assert len(fake.writes()) == 1
-    assert backend.store.abandoned() == []
-
-
-# --- through the HTTP service -----------------------------------------------------------------
+AMOUNT = 1_500_000_000  # 150 KES in the token's units
+MAX_FEE = 100_000_000  # 10 XLM: a create pays about 0.7 XLM of rent at pubnet's rates
+CONFIRM_TIMEOUT = 3.0  # seconds a backend waits for a sent transaction (30 ledgers here)
+
+
+def soroban_config(tmp_path: Path, deployment: Deployment, **overrides: object) -> Config:
+    settings: dict = {
+        "api_key": API_KEY,
+        "backend": "soroban",
+        "db_path": tmp_path / "stellar-service.sqlite3",
+        "rpc_url": deployment.net.url,
+        "network_passphrase": PASSPHRASE,
+        "contract_address": deployment.contract,
+        "operator_secret": OPERATOR.secret,
+        "arbiter_secret": ARBITER.secret,
+        "funder_account": FUNDER,
+        "max_fee": MAX_FEE,
+        **overrides,
+    }
+    return Config(**settings)
+
+
+def make_backend(config: Config, **options: object) -> SorobanBackend:
+    """A new backend on the config's store (a "restart" is simply another call)."""
+    options = {"confirm_timeout": CONFIRM_TIMEOUT, "poll_interval": 0.1, **options}
+    return SorobanBackend(config, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def config(tmp_path: Path, deployment: Deployment) -> Config:
+    return soroban_config(tmp_path, deployment)
+
+
+@pytest.fixture
+def soroban(config: Config, net: Localnet) -> SorobanBackend:
+    return make_backend(config)
 
 
 @pytest.fixture
@@ -545,63 +99,711 @@ def _post(http: TestClient, operation: str, key: str, **body: object):
     return http.post(f"/api/escrow/{operation}", json=body, headers={"Idempotency-Key": key})
 
 
-def test_the_service_runs_an_escrow_through_the_soroban_backend(
-    http: TestClient, fake: FakeStellarRpc
+def _sequence(net: Localnet, account: str = FUNDER) -> int:
+    return net.server().load_account(account).sequence
+
+
+def _envelope(net: Localnet, tx_hash: str) -> TransactionEnvelope:
+    found = net.transaction(tx_hash)
+    assert found["status"] == "SUCCESS", found
+    return TransactionEnvelope.from_xdr(found["envelopeXdr"], PASSPHRASE)
+
+
+def _writes(net: Localnet, deployment: Deployment, ref: str) -> list[str]:
+    """The contract's events for the escrow: one per write the ledger applied."""
+    return net.contract_events(deployment.contract, ref)
+
+
+def _create_and_fund(backend: SorobanBackend, ref: str, amount: int = AMOUNT) -> None:
+    backend.create(key=f"create-{ref}", contract_id=ref, funder=FUNDER, amount=amount)
+    backend.fund(key=f"fund-{ref}", contract_id=ref, amount=amount)
+
+
+def _worker(net: Localnet, deployment: Deployment) -> Keypair:
+    """A worker's own account with a KES trustline."""
+    return net.new_account("worker", trust=deployment.asset)
+
+
+# --- the whole lifecycle, as the network applies it --------------------------------------------
+
+
+def test_a_lifecycle_of_signed_fee_paying_transactions_moves_the_tokens(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
 ) -> None:
-    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
-    assert _post(http, "fund", "k2", contract_id=REF, amount=1000).status_code == 200
-    assert _post(http, "assign", "k3", contract_id=REF, payee=WORKER_MUXED).status_code == 200
-    released = _post(http, "release", "k4", contract_id=REF)
+    worker = _worker(net, deployment)
+    payee = MuxedAccount(worker.public_key, 42).account_muxed
+    ref = reference()
+    float_before = net.trustline_balance(FUNDER, deployment.asset)
+    receipts = [
+        soroban.create(key="create", contract_id=ref, funder=FUNDER, amount=AMOUNT),
+        soroban.fund(key="fund", contract_id=ref, amount=AMOUNT),
+    ]
+    assert net.contract_balance(deployment.token, deployment.contract) >= AMOUNT
+    receipts.append(soroban.assign(key="assign", contract_id=ref, payee=payee))
+    receipts.append(soroban.release(key="release", contract_id=ref))
+
+    assert [r.escrow.status for r in receipts] == ["funding", "funded", "funded", "released"]
+    for receipt, function in zip(receipts, ["create", "fund", "assign", "release"], strict=True):
+        envelope = _envelope(net, receipt.tx_hash)
+        tx = envelope.transaction
+        assert tx.source.account_id == OPERATOR.public_key
+        OPERATOR.verify(envelope.hash(), envelope.signatures[0].signature)
+        assert tx.fee == 100 + tx.soroban_data.resource_fee.int64  # inclusion + resource fee
+        (operation,) = tx.operations
+        assert isinstance(operation, InvokeHostFunction)
+        invoke = operation.host_function.invoke_contract
+        assert Address.from_xdr_sc_address(invoke.contract_address).address == deployment.contract
+        assert invoke.function_name.sc_symbol.decode() == function
+    # The payee went as a muxed ScAddress, which the contract split into account and id.
+    assign = _envelope(net, receipts[2].tx_hash).transaction.operations[0]
+    payee_arg = assign.host_function.invoke_contract.args[1]
+    assert payee_arg.address.type == stellar_xdr.SCAddressType.SC_ADDRESS_TYPE_MUXED_ACCOUNT
+    released = receipts[-1].escrow
+    assert (released.payee, released.payee_id, released.released) == (worker.public_key, 42, AMOUNT)
+    assert released == soroban.get(ref)
+
+    # The token balances, read from the ledger: the worker got it all (no platform fee).
+    assert net.trustline_balance(worker.public_key, deployment.asset) == AMOUNT
+    assert net.trustline_balance(FUNDER, deployment.asset) == float_before - AMOUNT
+    assert _writes(net, deployment, ref) == ["created", "funded", "assigned", "released"]
+
+    sequence = _sequence(net)
+    with pytest.raises(ContractError) as again:
+        soroban.release(key="release-again", contract_id=ref)
+    assert (again.value.code, again.value.number) == ("closed", 8)
+    assert _sequence(net) == sequence  # refused in simulation: nothing was sent
+
+
+def test_refund_returns_the_deposits_to_the_funder(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    float_before = net.trustline_balance(FUNDER, deployment.asset)
+    _create_and_fund(soroban, ref)
+    receipt = soroban.refund(key="refund", contract_id=ref)
+    assert (receipt.escrow.status, receipt.escrow.refunded) == ("refunded", AMOUNT)
+    assert net.trustline_balance(FUNDER, deployment.asset) == float_before
+    assert _writes(net, deployment, ref) == ["created", "funded", "refunded"]
+
+
+def test_resolve_carries_the_arbiters_signed_authorisation(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    worker = _worker(net, deployment)
+    ref = reference()
+    _create_and_fund(soroban, ref)
+    soroban.dispute(key="dispute", contract_id=ref)
+    with pytest.raises(ContractError) as refused:  # no payee yet
+        soroban.resolve(key="resolve-early", contract_id=ref, to_payee=1, to_funder=AMOUNT - 1)
+    assert refused.value.code == "no_payee"
+    with pytest.raises(ContractError) as in_dispute:
+        soroban.assign(key="assign", contract_id=ref, payee=worker.public_key)
+    assert in_dispute.value.code == "in_dispute"
+
+    receipt = soroban.resolve(key="resolve", contract_id=ref, to_payee=0, to_funder=AMOUNT)
+    assert receipt.escrow.status == "resolved"
+    (entry,) = _envelope(net, receipt.tx_hash).transaction.operations[0].auth
+    credentials = entry.credentials.address or entry.credentials.address_v2
+    assert credentials is not None  # the arbiter's own signature, checked by the host
+    assert Address.from_xdr_sc_address(credentials.address).address == ARBITER.public_key
+    assert _writes(net, deployment, ref) == ["created", "funded", "disputed", "resolved"]
+
+
+def test_without_the_arbiters_key_resolve_is_not_sent(
+    tmp_path: Path, net: Localnet, deployment: Deployment
+) -> None:
+    backend = make_backend(soroban_config(tmp_path, deployment, arbiter_secret=""))
+    ref = reference()
+    _create_and_fund(backend, ref)
+    backend.dispute(key="dispute", contract_id=ref)
+    with pytest.raises(Unavailable, match="cannot sign"):
+        backend.resolve(key="resolve", contract_id=ref, to_payee=0, to_funder=AMOUNT)
+    assert _writes(net, deployment, ref)[-1] == "disputed"
+
+
+def test_get_is_a_simulation_and_sends_nothing(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    _create_and_fund(soroban, ref)
+    sequence = _sequence(net)
+    escrow = soroban.get(ref)
+    assert (escrow.status, escrow.funded, escrow.payee, escrow.funder) == (
+        "funded",
+        AMOUNT,
+        None,
+        FUNDER,
+    )
+    with pytest.raises(ContractError) as missing:
+        soroban.get(reference())
+    assert (missing.value.code, missing.value.number) == ("not_found", 1)
+    assert _sequence(net) == sequence
+
+
+# --- every contract error, as the network reports it --------------------------------------------
+
+
+def _error_numbers_cargo_asserts() -> dict[str, int]:
+    """The contract's own numbering (contracts/escrow/src/errors.rs, which cargo test checks)."""
+    source = (REPO_DIR / "contracts/escrow/src/errors.rs").read_text()
+    return {
+        re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): int(number)
+        for name, number in re.findall(r"^\s*([A-Z][A-Za-z]+)\s*=\s*(\d+),", source, re.M)
+    }
+
+
+def _provoke(backend: SorobanBackend, deployment: Deployment, code: str) -> None:
+    """Sets up an escrow and makes the one call the contract refuses with `code`."""
+    ref = reference()
+
+    def create(amount: int = AMOUNT) -> None:
+        backend.create(key=f"c-{ref}", contract_id=ref, funder=FUNDER, amount=amount)
+
+    def funded() -> None:
+        _create_and_fund(backend, ref)
+
+    if code == "not_found":
+        backend.fund(key="x", contract_id=ref, amount=1)
+    elif code == "already_exists":
+        create()
+        backend.create(key="x", contract_id=ref, funder=FUNDER, amount=5)
+    elif code == "invalid_amount":  # the contract itself as the funder
+        backend.create(key="x", contract_id=ref, funder=deployment.contract, amount=5)
+    elif code == "over_funded":
+        create()
+        backend.fund(key="x", contract_id=ref, amount=AMOUNT + 1)
+    elif code == "not_funding":
+        funded()
+        backend.fund(key="x", contract_id=ref, amount=1)
+    elif code == "not_funded":
+        create()
+        backend.release(key="x", contract_id=ref)
+    elif code == "no_payee":
+        funded()
+        backend.release(key="x", contract_id=ref)
+    elif code == "closed":
+        funded()
+        backend.refund(key=f"r-{ref}", contract_id=ref)
+        backend.refund(key="x", contract_id=ref)
+    elif code == "not_disputed":
+        funded()
+        backend.resolve(key="x", contract_id=ref, to_payee=0, to_funder=AMOUNT)
+    elif code == "invalid_split":
+        funded()
+        backend.dispute(key=f"d-{ref}", contract_id=ref)
+        backend.resolve(key="x", contract_id=ref, to_payee=0, to_funder=AMOUNT - 1)
+    elif code == "in_dispute":
+        funded()
+        backend.dispute(key=f"d-{ref}", contract_id=ref)
+        backend.release(key="x", contract_id=ref)
+    else:
+        raise AssertionError(code)
+
+
+# invalid_fee (11) is the constructor's: test_cli checks it through the network.
+REACHABLE = [code for code in CONTRACT_ERRORS.values() if code != "invalid_fee"]
+
+
+@pytest.mark.parametrize("code", REACHABLE)
+def test_each_contract_error_is_the_number_cargo_test_asserts(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment, code: str
+) -> None:
+    numbers = _error_numbers_cargo_asserts()
+    with pytest.raises(ContractError) as refused:
+        _provoke(soroban, deployment, code)
+    assert refused.value.code == code
+    assert refused.value.number == numbers[code]
+    assert CONTRACT_ERRORS[numbers[code]] == code
+    assert soroban.store.get("x") is None  # a definite no in simulation: nothing stored
+
+
+def test_the_error_numbers_are_the_contracts() -> None:
+    assert {number: code for code, number in _error_numbers_cargo_asserts().items()} == (
+        CONTRACT_ERRORS
+    )
+
+
+# --- the token's refusals: the SAC numbers its errors its own way ----------------------------
+
+
+def test_a_funder_short_of_tokens_is_the_tokens_refusal_and_nothing_is_sent(
+    http: TestClient, net: Localnet, deployment: Deployment, soroban: SorobanBackend
+) -> None:
+    ref = reference()
+    more_than_the_float = net.trustline_balance(FUNDER, deployment.asset) + 1
+    created = _post(http, "create", "k1", contract_id=ref, amount=more_than_the_float)
+    assert created.status_code == 200, created.text
+    sequence = _sequence(net)
+    for attempt in range(2):
+        short = _post(http, "fund", "k2", contract_id=ref, amount=more_than_the_float)
+        assert short.status_code == 409, (attempt, short.text)
+        assert short.json()["error"]["code"] == "token_insufficient_balance"  # not invalid_split
+    assert _sequence(net) == sequence
+    assert soroban.get(ref).funded == 0
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_a_payee_without_a_trustline_is_a_definite_no_never_retried(
+    http: TestClient, net: Localnet, deployment: Deployment, soroban: SorobanBackend
+) -> None:
+    no_trustline = net.new_account("worker without a trustline")
+    ref = reference()
+    _create_and_fund(soroban, ref)
+    soroban.assign(key="assign", contract_id=ref, payee=no_trustline.public_key)
+    sequence = _sequence(net)
+    for attempt in range(2):
+        refused = _post(http, "release", "k1", contract_id=ref)
+        assert refused.status_code == 409, attempt
+        assert refused.json()["error"]["code"] == "token_no_trustline"
+    assert _sequence(net) == sequence
+    assert soroban.get(ref).status == "funded"
+
+
+# --- races: another writer changes the escrow between simulation and ledger --------------------
+
+
+def _another_writer(net: Localnet, deployment: Deployment, function: str, args: list) -> None:
+    """The same call from another source account, authorised by the operator's signed
+    authorisation entry (as a second service instance on a channel account would send it)."""
+    helper = net.new_account("another writer")
+    server = net.server()
+    tx = (
+        TransactionBuilder(server.load_account(helper.public_key), PASSPHRASE, 100)
+        .append_invoke_contract_function_op(deployment.contract, function, args)
+        .set_timeout(60)
+        .build()
+    )
+    simulation = server.simulate_transaction(tx)
+    assert simulation.error is None, simulation.error
+    prepared = server.prepare_transaction(tx, simulation)
+    operation = prepared.transaction.operations[0]
+    until = simulation.latest_ledger + 100
+    operation.auth = [authorize_entry(e, OPERATOR, until, PASSPHRASE) for e in operation.auth]
+    # The signature check costs instructions the recording simulation could not see.
+    prepared = server.prepare_transaction(prepared, server.simulate_transaction(prepared))
+    prepared.sign(helper)
+    net.submit(prepared)
+
+
+def _held(net: Localnet, ledgers: int = 15) -> None:
+    """The next transaction the network accepts waits `ledgers` ledgers before it is applied."""
+    net.faults(holdTransactions={"count": 1, "ledgers": ledgers})
+
+
+def test_fund_racing_another_fund_fails_in_the_ledger_with_the_contracts_error(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    soroban.create(key="create", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    _held(net, 20)
+    with pytest.raises(Unavailable, match="pending"):  # simulated fine, then held
+        make_backend(soroban.config, confirm_timeout=0.5).fund(
+            key="fund", contract_id=ref, amount=AMOUNT
+        )
+    args = [scval.to_symbol(ref), scval.to_int128(AMOUNT // 2)]
+    _another_writer(net, deployment, "fund", args)  # lands first
+    for _ in range(2):  # recorded and replayed: one transaction, never rebuilt
+        with pytest.raises(ContractError) as refused:
+            soroban.fund(key="fund", contract_id=ref, amount=AMOUNT)
+        assert (refused.value.code, refused.value.number) == ("over_funded", 4)
+    stored = soroban.store.get("fund")
+    assert stored is not None
+    assert stored.state == "rejected"
+    assert net.transaction(stored.tx_hash)["status"] == "FAILED"
+    assert soroban.get(ref).funded == AMOUNT // 2
+    assert _writes(net, deployment, ref) == ["created", "funded"]
+    assert soroban.store.abandoned() == []
+
+
+def test_release_racing_a_refund_fails_in_the_ledger_as_closed(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    worker = _worker(net, deployment)
+    ref = reference()
+    _create_and_fund(soroban, ref)
+    soroban.assign(key="assign", contract_id=ref, payee=worker.public_key)
+    _held(net, 20)
+    with pytest.raises(Unavailable):
+        make_backend(soroban.config, confirm_timeout=0.5).release(key="release", contract_id=ref)
+    _another_writer(net, deployment, "refund", [scval.to_symbol(ref)])
+    with pytest.raises(ContractError) as refused:
+        soroban.release(key="release", contract_id=ref)
+    assert refused.value.code == "closed"
+    assert soroban.get(ref).status == "refunded"
+    assert net.trustline_balance(worker.public_key, deployment.asset) == 0
+
+
+def test_a_trustline_removed_before_the_release_lands_is_the_tokens_refusal(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    worker = _worker(net, deployment)
+    ref = reference()
+    _create_and_fund(soroban, ref)
+    soroban.assign(key="assign", contract_id=ref, payee=worker.public_key)
+    _held(net, 20)
+    with pytest.raises(Unavailable):
+        make_backend(soroban.config, confirm_timeout=0.5).release(key="release", contract_id=ref)
+    server = net.server()
+    untrust = (
+        TransactionBuilder(server.load_account(worker.public_key), PASSPHRASE, 100)
+        .append_change_trust_op(deployment.asset, limit="0")
+        .set_timeout(60)
+        .build()
+    )
+    untrust.sign(worker)
+    net.submit(untrust)
+    with pytest.raises(ContractError) as refused:
+        soroban.release(key="release", contract_id=ref)
+    assert (refused.value.code, refused.value.number) == ("token_no_trustline", None)
+    assert soroban.get(ref).status == "funded"
+
+
+# --- what the backend must never do, and what the network refuses ----------------------------
+
+
+def test_a_replayed_key_returns_the_first_receipt_without_sending(
+    soroban: SorobanBackend, net: Localnet
+) -> None:
+    ref = reference()
+    first = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    soroban.fund(key="f1", contract_id=ref, amount=400)
+    sequence = _sequence(net)
+    again = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert again == first
+    assert again.escrow.funded == 0
+    assert _sequence(net) == sequence
+    with pytest.raises(IdempotencyConflict):
+        soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=999)
+
+
+def test_bad_input_is_refused_before_anything_is_built(
+    soroban: SorobanBackend, net: Localnet
+) -> None:
+    sequence = _sequence(net)
+    ref = reference()
+    with pytest.raises(ValueError, match="muxed address"):
+        soroban.assign(key="a", contract_id=ref, payee="not-an-address")
+    with pytest.raises(ValueError, match="not a valid address"):  # `Address` cannot be muxed
+        soroban.create(
+            key="c", contract_id=ref, funder=MuxedAccount(FUNDER, 1).account_muxed, amount=5
+        )
+    with pytest.raises(TypeError):
+        soroban.fund(key="f", contract_id=ref, amount=10.5)  # type: ignore[arg-type]
+    assert _sequence(net) == sequence
+
+
+def test_a_fee_above_the_cap_is_refused_and_nothing_sent(
+    tmp_path: Path, net: Localnet, deployment: Deployment
+) -> None:
+    backend = make_backend(soroban_config(tmp_path, deployment, max_fee=10_000))
+    sequence = _sequence(net)
+    with pytest.raises(FeeTooHigh, match="STELLAR_MAX_FEE"):
+        backend.create(key="c1", contract_id=reference(), funder=FUNDER, amount=AMOUNT)
+    assert _sequence(net) == sequence
+    assert backend.store.get("c1") is None
+
+
+def test_the_network_refuses_a_foreign_signature_a_wrong_sequence_and_a_low_fee(
+    soroban: SorobanBackend, net: Localnet
+) -> None:
+    receipt = soroban.create(key="c1", contract_id=reference(), funder=FUNDER, amount=AMOUNT)
+    server = net.server()
+
+    def sent(envelope: TransactionEnvelope, *signers: Keypair) -> str:
+        envelope.signatures = []
+        for signer in signers:
+            envelope.sign(signer)
+        answer = server.send_transaction(envelope)
+        if answer.status.value != "ERROR":
+            return answer.status.value
+        return stellar_xdr.TransactionResult.from_xdr(answer.error_result_xdr).result.code.name
+
+    envelope = _envelope(net, receipt.tx_hash)
+    envelope.transaction.sequence += 1  # the account's next: only the signer is wrong
+    assert sent(envelope, Keypair.random()) == "txBAD_AUTH"
+    assert sent(envelope, OPERATOR, Keypair.random()) == "txBAD_AUTH_EXTRA"
+    envelope.transaction.sequence += 1  # properly signed, but skips a sequence number
+    assert sent(envelope, OPERATOR) == "txBAD_SEQ"
+    envelope.transaction.sequence -= 1
+    envelope.transaction.fee = envelope.transaction.soroban_data.resource_fee.int64 + 99
+    assert sent(envelope, OPERATOR) == "txINSUFFICIENT_FEE"
+    envelope.transaction.soroban_data.resource_fee = stellar_xdr.Int64(1000)
+    envelope.transaction.fee = 1100
+    assert sent(envelope, OPERATOR) == "txSOROBAN_INVALID"  # below the non-refundable fee
+    assert sent(_envelope(net, receipt.tx_hash), OPERATOR) == "txBAD_SEQ"  # applied already
+
+
+# --- faults: one operation, whatever happens on the wire --------------------------------------
+
+
+def test_a_send_answered_503_then_a_retry_applies_one_transaction(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    net.faults(unavailableFor={"method": "sendTransaction", "count": SDK_ATTEMPTS})
+    with pytest.raises(Unavailable, match="sendTransaction"):
+        soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    stored = soroban.store.get("c1")
+    assert stored is not None
+    assert stored.state == "pending"  # stored before the send
+    receipt = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.tx_hash == stored.tx_hash  # the same envelope, sent again
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_an_applied_transaction_whose_answer_was_lost_is_not_sent_again(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    net.faults(loseResponses=SDK_ATTEMPTS)
+    with pytest.raises(Unavailable):
+        soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    stored = soroban.store.get("c1")
+    assert stored is not None
+    net.wait_ledgers(2)
+    assert net.transaction(stored.tx_hash)["status"] == "SUCCESS"  # applied: the service knows not
+    receipt = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.tx_hash == stored.tx_hash
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_pending_too_long_is_unavailable_then_the_retry_finds_it(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    _held(net, 40)  # 4 s, past the confirmation deadline
+    with pytest.raises(Unavailable, match="pending"):
+        soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert _writes(net, deployment, ref) == []
+    receipt = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.escrow.amount == AMOUNT
+    assert receipt.tx_hash == soroban.store.get("c1").tx_hash
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_a_dropped_transaction_is_sent_again_unchanged(
+    soroban: SorobanBackend, net: Localnet, deployment: Deployment
+) -> None:
+    ref = reference()
+    net.faults(dropTransactions=1)
+    with pytest.raises(Unavailable):
+        soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    first = soroban.store.get("c1")
+    assert first is not None
+    assert net.transaction(first.tx_hash)["status"] == "NOT_FOUND"
+    receipt = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.tx_hash == first.tx_hash  # still valid: the very same envelope
+    assert soroban.store.abandoned() == []
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def _past(net: Localnet, max_time: int) -> None:
+    """Waits until the ledger's clock (the wall clock's) has passed `max_time`."""
+    while int(net.call("getLatestLedger")["closeTime"]) <= max_time:
+        time.sleep(0.2)
+
+
+def test_an_envelope_is_rebuilt_only_once_its_time_bounds_have_passed(
+    config: Config, net: Localnet, deployment: Deployment
+) -> None:
+    soroban = make_backend(config, tx_timeout=4, confirm_timeout=1.0)
+    ref = reference()
+    net.faults(dropTransactions=2)
+    for _ in range(2):  # still valid: the same envelope again, dropped again
+        with pytest.raises(Unavailable):
+            soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    first = soroban.store.get("c1")
+    assert first is not None
+    _past(net, first.max_time)  # the ledger's clock passes the envelope's upper time bound
+    refused = net.server().send_transaction(first.envelope)
+    code = stellar_xdr.TransactionResult.from_xdr(refused.error_result_xdr).result.code
+    assert code == stellar_xdr.TransactionResultCode.txTOO_LATE
+    receipt = soroban.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.tx_hash != first.tx_hash
+    assert soroban.store.abandoned() == [("c1", first.tx_hash, "expired unseen")]
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_an_unreachable_rpc_is_unavailable_and_nothing_is_stored(
+    soroban: SorobanBackend, net: Localnet, config: Config
+) -> None:
+    ref = reference()
+    net.faults(unavailable=1000)
+    with pytest.raises(Unavailable, match="getHealth"):
+        soroban.health()
+    with pytest.raises(Unavailable):
+        soroban.get(ref)
+    http = TestClient(create_app(config, soroban), headers={"X-API-Key": API_KEY})
+    assert _post(http, "create", "k1", contract_id=ref, amount=AMOUNT).status_code == 503
+    assert http.get("/api/health").status_code == 503
+    assert soroban.store.get("k1") is None
+    net.faults(unavailable=0)
+    assert _post(http, "create", "k1", contract_id=ref, amount=AMOUNT).status_code == 200
+
+
+# --- restarts and expiry ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # died before it landed / after it was applied
+        {"unavailableFor": {"method": "sendTransaction", "count": SDK_ATTEMPTS}},
+        {"loseResponses": SDK_ATTEMPTS},
+    ],
+)
+def test_a_restarted_backend_finishes_the_stored_envelope_and_builds_none(
+    config: Config, net: Localnet, deployment: Deployment, fault: dict
+) -> None:
+    ref = reference()
+    first = make_backend(config)
+    net.faults(**fault)
+    with pytest.raises(Unavailable):
+        first.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    stored = first.store.get("c1")
+    assert stored is not None
+    assert stored.state == "pending"
+
+    restarted = make_backend(config)  # a new process on the same store
+    receipt = restarted.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert receipt.tx_hash == stored.tx_hash
+    assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_another_key_waits_for_the_pending_envelope_first(
+    config: Config, net: Localnet, deployment: Deployment
+) -> None:
+    backend = make_backend(config)
+    ref, other = reference(), reference()
+    net.faults(unavailableFor={"method": "sendTransaction", "count": SDK_ATTEMPTS})
+    with pytest.raises(Unavailable):
+        backend.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    # A new write must not take the sequence number the stored envelope holds: it is settled
+    # (resent and applied) before the new one is built.
+    backend.create(key="c2", contract_id=other, funder=FUNDER, amount=5)
+    assert _writes(net, deployment, ref) == ["created"]
+    assert _writes(net, deployment, other) == ["created"]
+    assert backend.store.get("c1").state == "applied"
+
+
+def test_no_new_transaction_while_another_is_still_queued(
+    config: Config, net: Localnet, deployment: Deployment
+) -> None:
+    backend = make_backend(config, confirm_timeout=1.0)
+    ref, other = reference(), reference()
+    _held(net, 40)  # c1 sits in the queue for 4 s
+    with pytest.raises(Unavailable):
+        backend.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    with pytest.raises(Unavailable):  # c1 is still queued: c2 is not even built
+        backend.create(key="c2", contract_id=other, funder=FUNDER, amount=5)
+    assert backend.store.get("c2") is None
+    net.wait_ledgers(40)
+    backend.create(key="c2", contract_id=other, funder=FUNDER, amount=5)
+    assert backend.store.get("c1").state == "applied"
+    assert _writes(net, deployment, ref) == ["created"]
+    assert _writes(net, deployment, other) == ["created"]
+
+
+def test_concurrent_writes_from_two_workers_take_turns_on_the_sequence_number(
+    config: Config, net: Localnet, deployment: Deployment
+) -> None:
+    workers = [make_backend(config), make_backend(config)]  # one store, two processes
+    references = [reference() for _ in range(6)]
+    barrier = threading.Barrier(len(references))
+
+    def create(index: int) -> str:
+        barrier.wait()
+        ref = references[index]
+        return workers[index % 2].create(key=ref, contract_id=ref, funder=FUNDER, amount=9).tx_hash
+
+    with ThreadPoolExecutor(len(references)) as pool:
+        hashes = list(pool.map(create, range(len(references))))
+    assert len(set(hashes)) == len(references)
+    for ref in references:
+        assert _writes(net, deployment, ref) == ["created"]
+
+
+def test_an_expired_envelope_beyond_the_rpcs_history_is_never_rebuilt(
+    config: Config, net: Localnet, deployment: Deployment
+) -> None:
+    backend = make_backend(config, tx_timeout=3)
+    ref = reference()
+    net.faults(loseResponses=SDK_ATTEMPTS)  # applied, answer lost
+    with pytest.raises(Unavailable):
+        backend.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    stored = backend.store.get("c1")
+    assert stored is not None
+    _past(net, stored.max_time)
+    net.faults(forgetHistory=True)  # the RPC no longer knows the transaction landed
+    for _ in range(2):
+        with pytest.raises(Unavailable, match="by hand"):
+            backend.create(key="c1", contract_id=ref, funder=FUNDER, amount=AMOUNT)
+    assert backend.store.abandoned() == []
+    assert backend.get(ref).amount == AMOUNT  # applied once, and only once
+
+
+# --- through the HTTP service -----------------------------------------------------------------
+
+
+def test_the_service_runs_an_escrow_through_the_soroban_backend(
+    http: TestClient, net: Localnet, deployment: Deployment
+) -> None:
+    worker = _worker(net, deployment)
+    ref = reference()
+    payee = MuxedAccount(worker.public_key, 42).account_muxed
+    assert _post(http, "create", "k1", contract_id=ref, amount=AMOUNT).status_code == 200
+    assert _post(http, "fund", "k2", contract_id=ref, amount=AMOUNT).status_code == 200
+    assert _post(http, "assign", "k3", contract_id=ref, payee=payee).status_code == 200
+    released = _post(http, "release", "k4", contract_id=ref)
     assert released.status_code == 200, released.text
-    assert released.json()["tx_hash"] == fake.sent[-1]
-    shown = http.get(f"/api/escrow/{REF}").json()
-    assert (shown["status"], shown["released"], shown["payee_id"]) == ("released", 1000, 42)
-    again = _post(http, "release", "k5", contract_id=REF)
+    assert net.transaction(released.json()["tx_hash"])["status"] == "SUCCESS"
+    shown = http.get(f"/api/escrow/{ref}").json()
+    assert (shown["status"], shown["released"], shown["payee_id"]) == ("released", AMOUNT, 42)
+    again = _post(http, "release", "k5", contract_id=ref)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "closed"
-    bad = _post(http, "create", "k6", contract_id=OTHER, amount=-5)
+    bad = _post(http, "create", "k6", contract_id=reference(), amount=-5)
     assert bad.status_code == 422
-    assert [a.function for a in fake.writes()] == ["create", "fund", "assign", "release"]
+    assert _writes(net, deployment, ref) == ["created", "funded", "assigned", "released"]
     assert http.get("/api/health").json()["network_ok"] is True
 
 
 def test_the_service_answers_503_while_pending_and_then_the_result(
-    http: TestClient, fake: FakeStellarRpc
+    http: TestClient, net: Localnet, deployment: Deployment
 ) -> None:
-    fake.pending_polls = POLLS + 1
-    first = _post(http, "create", "k1", contract_id=REF, amount=1000)
+    ref = reference()
+    _held(net, 40)
+    first = _post(http, "create", "k1", contract_id=ref, amount=AMOUNT)
     assert first.status_code == 503
     assert first.json()["error"]["code"] == "unavailable"
-    second = _post(http, "create", "k1", contract_id=REF, amount=1000)
+    second = _post(http, "create", "k1", contract_id=ref, amount=AMOUNT)
     assert second.status_code == 200
-    assert second.json()["tx_hash"] == fake.sent[0]
-    assert len(fake.envelopes) == 1
-    assert len(fake.writes()) == 1
+    assert net.transaction(second.json()["tx_hash"])["status"] == "SUCCESS"
+    assert _writes(net, deployment, ref) == ["created"]
 
 
 def test_the_service_maps_a_contract_error_and_applies_nothing(
-    http: TestClient, fake: FakeStellarRpc
+    http: TestClient, net: Localnet, deployment: Deployment
 ) -> None:
-    assert _post(http, "create", "k1", contract_id=REF, amount=1000).status_code == 200
-    over = _post(http, "fund", "k2", contract_id=REF, amount=5000)
+    ref = reference()
+    assert _post(http, "create", "k1", contract_id=ref, amount=AMOUNT).status_code == 200
+    over = _post(http, "fund", "k2", contract_id=ref, amount=AMOUNT + 1)
     assert over.status_code == 409
     assert over.json()["error"]["code"] == "over_funded"
-    missing = _post(http, "release", "k3", contract_id=OTHER)
+    missing = _post(http, "release", "k3", contract_id=reference())
     assert missing.status_code == 404
-    assert [a.function for a in fake.writes()] == ["create"]
-    assert fake.escrow(REF).funded == 0
+    assert _writes(net, deployment, ref) == ["created"]
 
 
 def test_the_service_built_from_its_config_reaches_the_rpc_over_http(
-    tmp_path: Path, fake: FakeStellarRpc
+    tmp_path: Path, net: Localnet, deployment: Deployment
 ) -> None:
-    with fake.serve() as url:
-        config = soroban_config(tmp_path, rpc_url=url)
-        http = TestClient(create_app(config), headers={"X-API-Key": API_KEY})  # build_backend
-        created = _post(http, "create", "k1", contract_id=REF, amount=1000)
-        assert created.status_code == 200, created.text
-        assert http.get(f"/api/escrow/{REF}").json()["amount"] == 1000
-    assert [a.function for a in fake.writes()] == ["create"]
+    config = soroban_config(tmp_path, deployment)
+    http = TestClient(create_app(config), headers={"X-API-Key": API_KEY})  # build_backend
+    ref = reference()
+    created = _post(http, "create", "k1", contract_id=ref, amount=AMOUNT)
+    assert created.status_code == 200, created.text
+    assert http.get(f"/api/escrow/{ref}").json()["amount"] == AMOUNT
     assert (tmp_path / "stellar-service-tx.sqlite3").is_file()  # the envelope store
 
 
@@ -609,33 +811,29 @@ def test_the_service_built_from_its_config_reaches_the_rpc_over_http(
 
 
 def test_secrets_never_reach_logs_answers_or_errors(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, net: Localnet, deployment: Deployment, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake = make_fake(tmp_path, arbiter=ARBITER.public_key)
-    config = soroban_config(tmp_path, arbiter_secret=ARBITER.secret)
-    backend = make_backend(config, fake)
+    config = soroban_config(tmp_path, deployment)
+    backend = make_backend(config)
     http = TestClient(create_app(config, backend), headers={"X-API-Key": API_KEY})
+    ref = reference()
     texts = [repr(config), repr(backend.__dict__)]
-    fake.fail_sends(1, "error")
-    texts.append(_post(http, "create", "k1", contract_id=REF, amount=1000).text)
-    texts.append(_post(http, "create", "k1", contract_id=REF, amount=1000).text)
-    texts.append(_post(http, "fund", "k2", contract_id=REF, amount=9999).text)
+    net.faults(unavailableFor={"method": "sendTransaction", "count": SDK_ATTEMPTS})
+    texts.append(_post(http, "create", "k1", contract_id=ref, amount=AMOUNT).text)
+    texts.append(_post(http, "create", "k1", contract_id=ref, amount=AMOUNT).text)
+    texts.append(_post(http, "fund", "k2", contract_id=ref, amount=AMOUNT + 1).text)
     texts.append(http.get("/api/health").text)
     for bad in (OPERATOR.secret[:-1] + "A", "S" + "x" * 55):
         with pytest.raises(ConfigError) as invalid:
-            make_backend(soroban_config(tmp_path, operator_secret=bad), fake)
+            make_backend(soroban_config(tmp_path, deployment, operator_secret=bad))
         texts.append(str(invalid.value))
         assert bad not in str(invalid.value)
     texts.extend(record.getMessage() for record in caplog.records)
-    assert any("sendTransaction" in text for text in texts)  # the failure was logged
+    assert any("sendTransaction" in text for text in texts)  # the failure was reported
     for text in texts:
         assert OPERATOR.secret not in text
         assert ARBITER.secret not in text
-
-
-def _contract_sc_address() -> bytes:
-    return Address(CONTRACT).to_xdr_sc_address().to_xdr()
 
 
 # --- drift guard: the built contract's own interface ------------------------------------------

@@ -124,8 +124,10 @@ def test_employer_assigns_and_releases_with_pin(phone, django_capture_on_commit_
         )
     boss.dial()
     boss.press("1")
-    boss.press("1")
-    assert "Enter your PIN to pay KES 2000.00 to Otieno" in boss.press("4")
+    in_progress = boss.press("1")
+    assert "KES 2000.00 is held until you confirm the work is done" in in_progress
+    assert "1. Work done: pay worker\n2. Dispute" in in_progress
+    assert "Enter your PIN to pay KES 2000.00 to Otieno" in boss.press("1")
     assert "Wrong PIN. 2 tries left" in boss.press("1111")
     with django_capture_on_commit_callbacks(execute=True):
         done = boss.press("2580")

@@ -25,7 +25,7 @@ pub fn wasm_path() -> PathBuf {
     match std::env::var_os("KAZI_ESCROW_WASM") {
         Some(path) => PathBuf::from(path),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target/wasm/wasm32v1-none/release/kazi_escrow.wasm"),
+            .join("../target/wasm/wasm32v1-none/release/kazi_escrow.wasm"),
     }
 }
 
