@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -143,6 +144,10 @@ def deploy_localnet(url: str) -> int:
         keys_file.write_text(json.dumps(keys))
         keys_file.chmod(0o600)
     saved = json.loads(keys_file.read_text())
+    # The service runs outside the embedded default here: it and the web app share a key of their
+    # own, made once like the Stellar keys.
+    api_key = saved.pop("api_key", None) or secrets.token_urlsafe(32)
+    keys_file.write_text(json.dumps({**saved, "api_key": api_key}))
     keys = {name: Keypair.from_secret(secret) for name, secret in saved.items()}
     contract = None
     if deployment_file.exists():
@@ -196,11 +201,14 @@ def deploy_localnet(url: str) -> int:
         "STELLAR_FUNDER_ACCOUNT": operator.public_key,
         "STELLAR_OPERATOR_SECRET": operator.secret,
         "STELLAR_MAX_FEE": os.environ.get("STELLAR_MAX_FEE") or LOCALNET_SERVICE_MAX_FEE,
+        "STELLAR_CONTRACT_API_KEY": api_key,
     }
     (directory / "stellar.env").write_text("".join(f"{k}={v}\n" for k, v in service.items()))
     (directory / "stellar.env").chmod(0o600)
     # Workers without an account of their own are paid to the operator's, muxed (its trustline).
-    (directory / "web.env").write_text(f"STELLAR_PAYOUT_ACCOUNT={operator.public_key}\n")
+    web = {"STELLAR_PAYOUT_ACCOUNT": operator.public_key, "STELLAR_CONTRACT_API_KEY": api_key}
+    (directory / "web.env").write_text("".join(f"{k}={v}\n" for k, v in web.items()))
+    (directory / "web.env").chmod(0o600)
     return 0
 
 
@@ -373,7 +381,9 @@ def stand_ins() -> list[str]:
     return played + {"intasend": ["IntaSend"], "intersend": ["Intersend"]}.get(local_payouts(), [])
 
 
-def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[str]:
+def banner(
+    dev: bool, port: int, stellar_port: int, sandbox_port: int, localnet_port: int | None = None
+) -> list[str]:
     base = f"http://{HOST}:{port}"
     workers, threads = gunicorn_size()
     server = (
@@ -388,7 +398,15 @@ def banner(dev: bool, port: int, stellar_port: int, sandbox_port: int) -> list[s
         f"  web app   {base}/",
         f"  API       {base}/api/  (docs {base}/api/docs/, health {base}/api/health/)",
         f"  admin     {base}/admin/  (manage.py createsuperuser first)",
-        f"  stellar   http://{HOST}:{stellar_port}  (local backend, docs at /docs)",
+        *(
+            [
+                f"  stellar   http://{HOST}:{stellar_port}  (soroban backend, docs at /docs)",
+                f"  localnet  http://{HOST}:{localnet_port}  (Stellar RPC, a local network "
+                f"running the contract; its ledger in {localnet_dir()})",
+            ]
+            if localnet_port is not None
+            else [f"  stellar   http://{HOST}:{stellar_port}  (local backend, docs at /docs)"]
+        ),
         *(
             [
                 f"  sandbox   http://{HOST}:{sandbox_port}  ({', '.join(stand_ins())}; pay an "
@@ -437,13 +455,7 @@ def main() -> int:
         )
         for process in processes(args.dev, port, stellar_port, sandbox_port, localnet_port):
             supervisor.start(process)
-        for line in banner(args.dev, port, stellar_port, sandbox_port):
-            if localnet_port is not None and line.startswith("  stellar "):
-                line = (
-                    f"  stellar   http://{HOST}:{stellar_port}  (soroban backend, docs at /docs)\n"
-                    f"  localnet  http://{HOST}:{localnet_port}  (Stellar RPC, a local network "
-                    f"running the contract; its ledger in {localnet_dir()})"
-                )
+        for line in banner(args.dev, port, stellar_port, sandbox_port, localnet_port):
             supervisor.say(line)
         while (gone := supervisor.exited()) is None:
             supervisor.pump(0.5)

@@ -63,7 +63,7 @@ class Server:
         return self.log.read_text()
 
 
-def start(var_dir: Path, **extra_env: str) -> Server:
+def start(var_dir: Path, *args: str, **extra_env: str) -> Server:
     port, stellar_port, sandbox_port = free_port(), free_port(), free_port()
     # The embedded default: whatever the suite runs on, this server has SQLite and no Redis.
     outside = {"DATABASE_URL", "REDIS_URL", "KAZI_ENV", "MPESA_CALLBACK_BASE_URL", "SANDBOX_URL"}
@@ -73,7 +73,7 @@ def start(var_dir: Path, **extra_env: str) -> Server:
     log = var_dir / "run.log"
     # As the Makefile's `run` target starts it: PORT=... python scripts/run.py
     process = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(RUN)],
+        [sys.executable, str(RUN), *args],
         cwd=ROOT,
         env=env | extra_env,
         stdout=log.open("w"),
@@ -86,7 +86,7 @@ def start(var_dir: Path, **extra_env: str) -> Server:
         f"http://127.0.0.1:{sandbox_port}",
         log,
     )
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while "Kazi Trust is up" not in server.output():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
