@@ -125,6 +125,7 @@ bench: $(STAMP)
 	KAZI_VAR_DIR=$${KAZI_VAR_DIR:-var/bench} $(PY) scripts/bench.py ussd --concurrency 4
 	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
 	$(PY) scripts/bench.py payouts --jobs 10
+	$(PY) scripts/bench.py pages --requests 200
 
 # A customer pays an escrow by Pay Bill, through the running sandbox (which calls our registered
 # validation and confirmation URLs): make pay REF=ESCROW_XXXXXXXX AMOUNT=1500 [PHONE=2547...]

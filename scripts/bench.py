@@ -10,7 +10,9 @@ scripts/run.py, on a temporary KAZI_VAR_DIR and free ports, the embedded default
 provider (mpesa_b2c, intasend, intersend); N jobs funded by Pay Bill through the sandbox and
 assigned, then completed one at a time and then all at once; prints how long the completion
 request took and how long until the payout was `completed` (reached through the provider's own
-news, posted by the sandbox)."""
+news, posted by the sandbox). Scenario "pages": `make run` again; an employer with funded jobs
+logs in through the login form, then each web page is fetched N times one after another (as one
+person clicking, so the time is the server's, not a queue's); prints p50 and p95 per page."""
 
 import argparse
 import asyncio
@@ -422,9 +424,80 @@ def payouts(args: argparse.Namespace) -> None:
             )
 
 
+def web_login(base: str, phone: str) -> httpx.Client:
+    """A browser's session: the login form posted with its CSRF token."""
+    client = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+    form = client.get("/login/").text
+    token = form.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    answer = client.post(
+        "/login/",
+        data={
+            "csrfmiddlewaretoken": token,
+            "phone_number": phone,
+            "password": "bench-pass-phrase",
+        },
+        headers={"Referer": f"{base}/login/"},
+    )
+    assert answer.status_code == 302, answer.text[:2000]
+    return client
+
+
+def pages(args: argparse.Namespace) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as var_dir, make_run(Path(var_dir), "mpesa_b2c") as urls:
+        base, sandbox = urls
+        boss, ids = funded_jobs(base, sandbox, 5)
+        me = boss.get("/api/auth/me/").json()
+        job = boss.get(f"/api/jobs/{ids[0]}/").json()
+        posted = boss.post(  # open: its public part is for anyone
+            "/api/jobs/", json={"title": "Bench open", "description": "Bench", "budget": "900"}
+        ).json()
+        browser = web_login(base, me["phone_number"])
+        visitor = httpx.Client(base_url=base, timeout=60)
+        targets = {
+            "/": visitor,
+            "/signup/": visitor,
+            "/login/": visitor,
+            "/jobs/": visitor,
+            "/jobs/new/": browser,
+            "/jobs/<id>/ (its employer)": browser,
+            "/jobs/<id>/ (a visitor)": visitor,
+            "/me/": browser,
+            "/u/<id>/": visitor,
+            "/e/<ref>/": visitor,
+        }
+        paths = {
+            "/jobs/<id>/ (its employer)": f"/jobs/{ids[0]}/",
+            "/jobs/<id>/ (a visitor)": f"/jobs/{posted['id']}/",
+            "/u/<id>/": f"/u/{me['id']}/",
+            "/e/<ref>/": f"/e/{job['escrow_contract_id']}/",
+        }
+        print(
+            f"pages: make run's embedded default (SQLite, gunicorn 1 worker x 16 threads), "
+            f"{args.requests} sequential GETs per page after 5 warm-up ones"
+        )
+        for name, client in targets.items():
+            path = paths.get(name, name)
+            for _ in range(5):
+                client.get(path)
+            times = []
+            for _ in range(args.requests):
+                start = time.perf_counter()
+                answer = client.get(path)
+                times.append(time.perf_counter() - start)
+                assert answer.status_code == 200, (path, answer.status_code)
+            times.sort()
+            print(
+                f"  {name:<28} p50 {statistics.median(times) * 1000:5.1f} ms  "
+                f"p95 {times[int(len(times) * 0.95) - 1] * 1000:5.1f} ms  "
+                f"{len(answer.content) / 1024:5.1f} KB uncompressed"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar", "payouts"])
+    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar", "payouts", "pages"])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
@@ -433,7 +506,13 @@ def main() -> None:
         "--providers", default="mpesa_b2c,intasend,intersend", help="payouts: which providers"
     )
     args = parser.parse_args()
-    scenarios = {"callbacks": callbacks, "ussd": ussd, "stellar": stellar, "payouts": payouts}
+    scenarios = {
+        "callbacks": callbacks,
+        "ussd": ussd,
+        "stellar": stellar,
+        "payouts": payouts,
+        "pages": pages,
+    }
     scenarios[args.scenario](args)
 
 

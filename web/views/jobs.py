@@ -60,10 +60,11 @@ def job_new(request: HttpRequest) -> HttpResponse:
 
 
 def _render_job(
-    request: HttpRequest, job: JobListing, status: int = 200, **bound: object
+    request: HttpRequest, job_id: int, status: int = 200, **bound: object
 ) -> HttpResponse:
-    """The job page, with any forms given bound (and showing their errors)."""
-    job = readable_job(request, job.pk)  # as it stands now, for this viewer
+    """The job page, with any forms given bound (and showing their errors); the job read as it
+    stands now, for this viewer (404 if they may not open it)."""
+    job = readable_job(request, job_id)
     phone = local_phone(request.user.phone_number) if request.user.is_authenticated else ""
     context = {
         "page": job_page(request.user, job),
@@ -80,7 +81,7 @@ def _render_job(
 @require_GET
 @page
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    return _render_job(request, readable_job(request, job_id))
+    return _render_job(request, job_id)
 
 
 @require_GET
@@ -127,10 +128,10 @@ def _form_action(
             call(form.cleaned_data)
         except DomainError as exc:
             form.add_error(field, explain(exc))
-            return _render_job(request, job, exc.status_code, **{name: form})
+            return _render_job(request, job.pk, exc.status_code, **{name: form})
         messages.success(request, done)
         return to_job(job.pk, anchor)
-    return _render_job(request, job, 400, **{name: form})
+    return _render_job(request, job.pk, 400, **{name: form})
 
 
 @require_POST
