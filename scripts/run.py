@@ -36,8 +36,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.error import URLError
 from urllib.request import urlopen
+
+if TYPE_CHECKING:
+    from stellar_sdk import Keypair
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -107,6 +111,8 @@ LOCALNET_PASSPHRASE = "Standalone Network ; February 2017"
 # 0.1 XLM, would refuse it).
 LOCALNET_DEPLOY_MAX_FEE = "10000000000"
 LOCALNET_SERVICE_MAX_FEE = "100000000"
+LOCALNET_CHANNELS = 4
+LOCALNET_CHANNEL_STROOPS = 100_000_000  # 10 XLM: a channel's reserve and more; fees are bumped
 
 
 def localnet_dir() -> Path:
@@ -131,23 +137,25 @@ def _rpc(url: str, method: str, **params: object) -> dict:
 
 def deploy_localnet(url: str) -> int:
     """Keys (made once, kept in KAZI_VAR_DIR/localnet/keys.json), friendbot for them, the contract
-    deployed by `python -m stellar_service.cli deploy` unless the ledger holds it already, and
-    the settings of the service (stellar.env: its secrets) and of the web app (web.env)."""
+    deployed by `python -m stellar_service.cli deploy` unless the ledger holds it already, the
+    channel accounts and the fee account, and the settings of the service (stellar.env: its
+    secrets) and of the web app (web.env)."""
     from stellar_sdk import Address, Keypair
     from stellar_sdk import xdr as stellar_xdr
 
     directory = localnet_dir()
     directory.mkdir(parents=True, exist_ok=True)
     keys_file, deployment_file = directory / "keys.json", directory / "deployment.json"
-    if not keys_file.exists():
-        keys = {name: Keypair.random().secret for name in ("admin", "operator", "issuer")}
-        keys_file.write_text(json.dumps(keys))
-        keys_file.chmod(0o600)
-    saved = json.loads(keys_file.read_text())
+    channel_names = [f"channel-{n}" for n in range(1, LOCALNET_CHANNELS + 1)]
+    saved = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    # Roles added since the keys were first made get theirs now.
+    for name in ("admin", "operator", "issuer", "fee_account", *channel_names):
+        saved.setdefault(name, Keypair.random().secret)
     # The service runs outside the embedded default here: it and the web app share a key of their
     # own, made once like the Stellar keys.
     api_key = saved.pop("api_key", None) or secrets.token_urlsafe(32)
     keys_file.write_text(json.dumps({**saved, "api_key": api_key}))
+    keys_file.chmod(0o600)
     keys = {name: Keypair.from_secret(secret) for name, secret in saved.items()}
     contract = None
     if deployment_file.exists():
@@ -163,9 +171,9 @@ def deploy_localnet(url: str) -> int:
         if not _rpc(url, "getLedgerEntries", keys=[instance.to_xdr()])["entries"]:
             contract = None  # another ledger (its state was removed): deploy again
     if contract is None:
-        for keypair in keys.values():
+        for name in ("admin", "operator", "issuer"):
             with contextlib.suppress(URLError):  # 400: funded already
-                urlopen(f"{url}/friendbot?addr={keypair.public_key}", timeout=60).close()  # noqa: S310
+                urlopen(f"{url}/friendbot?addr={keys[name].public_key}", timeout=60).close()  # noqa: S310
         env = {
             **os.environ,
             "STELLAR_ADMIN_SECRET": keys["admin"].secret,
@@ -192,6 +200,8 @@ def deploy_localnet(url: str) -> int:
         print(f"escrow contract {contract} deployed on the local network")
     else:
         print(f"escrow contract {contract} already on the local network")
+    channels = [keys[name] for name in channel_names]
+    fund_channels(url, keys["fee_account"], channels)
     operator = keys["operator"]
     service = {
         "STELLAR_BACKEND": "soroban",
@@ -202,6 +212,9 @@ def deploy_localnet(url: str) -> int:
         "STELLAR_OPERATOR_SECRET": operator.secret,
         "STELLAR_MAX_FEE": os.environ.get("STELLAR_MAX_FEE") or LOCALNET_SERVICE_MAX_FEE,
         "STELLAR_CONTRACT_API_KEY": api_key,
+        "STELLAR_CHANNELS": str(len(channels)),
+        "STELLAR_CHANNEL_SECRETS": ",".join(channel.secret for channel in channels),
+        "STELLAR_FEE_ACCOUNT_SECRET": keys["fee_account"].secret,
     }
     (directory / "stellar.env").write_text("".join(f"{k}={v}\n" for k, v in service.items()))
     (directory / "stellar.env").chmod(0o600)
@@ -210,6 +223,29 @@ def deploy_localnet(url: str) -> int:
     (directory / "web.env").write_text("".join(f"{k}={v}\n" for k, v in web.items()))
     (directory / "web.env").chmod(0o600)
     return 0
+
+
+def fund_channels(url: str, fee_account: "Keypair", channels: list["Keypair"]) -> None:
+    """The fee account from friendbot (10,000 XLM: it pays every fee by fee bump), then the
+    channels it creates in one transaction, as `stellar_service.cli channels create` would;
+    accounts the ledger holds already are left alone."""
+    from stellar_sdk import SorobanServer
+
+    sys.path.insert(0, str(ROOT))  # this script runs from scripts/: the service's package
+    from stellar_service.channels import read_accounts
+    from stellar_service.cli import Deployer, pay_accounts
+
+    with contextlib.suppress(URLError):  # 400: funded already
+        urlopen(f"{url}/friendbot?addr={fee_account.public_key}", timeout=60).close()  # noqa: S310
+    server = SorobanServer(url)
+    existing = read_accounts(server, [channel.public_key for channel in channels])
+    missing = {
+        c.public_key: LOCALNET_CHANNEL_STROOPS for c in channels if c.public_key not in existing
+    }
+    if missing:
+        network = Deployer(server, LOCALNET_PASSPHRASE, int(LOCALNET_SERVICE_MAX_FEE))
+        pay_accounts(network, fee_account, missing, create=True)
+        print(f"{len(missing)} channel accounts created on the local network")
 
 
 def processes(

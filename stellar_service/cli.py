@@ -3,9 +3,11 @@
     python -m stellar_service.cli keys generate
     python -m stellar_service.cli deploy --rpc-url URL --network-passphrase PHRASE --wasm PATH
     python -m stellar_service.cli show ESCROW_XXXXXXXX
+    python -m stellar_service.cli channels [create --count N | top-up]
 
-Secrets come from the environment only and are never printed, except the new secret of
-`keys generate`, which goes to stdout alone (the warning goes to stderr)."""
+Secrets come from the environment only and are never printed, except the new secrets of
+`keys generate` and `channels create`, which go to stdout alone, once (the warning goes to
+stderr)."""
 
 import argparse
 import json
@@ -13,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from stellar_sdk import (
@@ -35,6 +38,8 @@ from stellar_sdk.soroban_rpc import GetTransactionStatus, SendTransactionStatus
 
 from stellar_service.backends import build_backend
 from stellar_service.backends.base import ContractError, Unavailable
+from stellar_service.backends.soroban import SorobanBackend
+from stellar_service.channels import read_accounts, xlm
 from stellar_service.config import Config, ConfigError
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +56,11 @@ MAX_FEE_BPS = 1_000
 BASE_FEE = 100  # stroops per operation, on top of a Soroban call's resource fee
 TIMEOUT = 300  # seconds each deployment transaction stays valid
 POLL_ATTEMPTS = 60
+MAX_OPERATIONS = 100  # per transaction
+SECRET_WARNING = (
+    "WARNING: the secrets below control the accounts. Store them in your secret manager now;"
+    " they are shown once and never logged."
+)
 
 
 class CliError(Exception):
@@ -78,11 +88,7 @@ def _key(name: str) -> Keypair:
 
 def keys_generate(args: argparse.Namespace) -> None:
     keypair = Keypair.random()
-    print(
-        "WARNING: the secret below controls the account. Store it in your secret manager now;"
-        " it is shown once and never logged.",
-        file=sys.stderr,
-    )
+    print(SECRET_WARNING, file=sys.stderr)
     print(f"public key: {keypair.public_key}")
     print(f"secret:     {keypair.secret}")
 
@@ -210,6 +216,92 @@ def deploy(args: argparse.Namespace) -> None:
         print("STELLAR_ARBITER_SECRET=<the arbiter's secret>")
 
 
+# --- channels ---------------------------------------------------------------------------------
+
+
+def _soroban_backend() -> SorobanBackend:
+    backend = build_backend(Config.from_env())
+    if not isinstance(backend, SorobanBackend):
+        raise CliError("channels need STELLAR_BACKEND=soroban and its settings")
+    return backend
+
+
+def channels_list(args: argparse.Namespace) -> None:
+    """Each channel and the fee account, as the network holds them (the service's health)."""
+    health = _soroban_backend().health()
+    rows = [("channel", c) for c in health["channels"]] + [("fee", health["fee_account"])]
+    for role, account in rows:
+        print(
+            f"{role:8} {account['account']}  {account['balance_xlm'] or 'missing':>18} XLM"
+            f"  seq {account['sequence'] or '-'}  in flight {account['in_flight'] or '-'}"
+        )
+    for warning in health["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def pay_accounts(
+    network: Deployer, funder: Keypair, payments: dict[str, int], *, create: bool
+) -> None:
+    """Stroops to each account from the funding account: CreateAccount for new accounts, else
+    Payment; as many transactions as the operation limit needs."""
+    items = list(payments.items())
+    for start in range(0, len(items), MAX_OPERATIONS):
+        builder = network.builder(funder)
+        for account, stroops in items[start : start + MAX_OPERATIONS]:
+            if create:
+                builder.append_create_account_op(account, xlm(stroops))
+            else:
+                builder.append_payment_op(account, Asset.native(), xlm(stroops))
+        network.submit(builder.build(), funder)
+
+
+def _stroops(value: str) -> int:
+    return round(Decimal(value) * 10**7)
+
+
+def channels_create(args: argparse.Namespace) -> None:
+    funder = _key("STELLAR_FUNDING_SECRET")
+    if not 0 < args.count < MAX_OPERATIONS:  # one transaction, the fee account included
+        raise CliError(f"--count must be 1 to {MAX_OPERATIONS - 1}")
+    if not args.rpc_url:
+        raise CliError("--rpc-url (or STELLAR_RPC_URL) is required")
+    channels = [Keypair.random() for _ in range(args.count)]
+    fee_account = Keypair.random() if args.fee_account else None
+    payments = {channel.public_key: _stroops(args.balance) for channel in channels}
+    if fee_account:
+        payments[fee_account.public_key] = _stroops(args.fee_balance)
+    network = Deployer(SorobanServer(args.rpc_url), args.network_passphrase, args.max_fee)
+    pay_accounts(network, funder, payments, create=True)
+    _say(f"{len(payments)} accounts created and funded from {funder.public_key}")
+    print(SECRET_WARNING, file=sys.stderr)
+    print(f"STELLAR_CHANNELS={len(channels)}")
+    print(f"STELLAR_CHANNEL_SECRETS={','.join(channel.secret for channel in channels)}")
+    if fee_account:
+        print(f"STELLAR_FEE_ACCOUNT_SECRET={fee_account.secret}")
+
+
+def channels_top_up(args: argparse.Namespace) -> None:
+    """Brings each channel to --to XLM and the fee account to --fee-to XLM, from the funding
+    account; accounts already there get nothing."""
+    funder = _key("STELLAR_FUNDING_SECRET")
+    backend = _soroban_backend()
+    targets = {channel.public_key: _stroops(args.to) for channel in backend.pool.channels}
+    targets[backend.fee_payer] = _stroops(args.fee_to)
+    balances = read_accounts(backend.rpc, list(targets))
+    payments = {
+        account: target - balances[account].balance
+        for account, target in targets.items()
+        if account in balances and balances[account].balance < target
+    }
+    for account in targets.keys() - balances.keys():
+        _say(f"note: {account} does not exist: create it first")
+    if payments:
+        network = Deployer(backend.rpc, backend.config.network_passphrase, args.max_fee)
+        pay_accounts(network, funder, payments, create=False)
+    for account, stroops in payments.items():
+        print(f"topped up {account} by {xlm(stroops)} XLM")
+
+
 # --- show -------------------------------------------------------------------------------------
 
 
@@ -255,6 +347,33 @@ def parser() -> argparse.ArgumentParser:
     shw = commands.add_parser("show", help="an escrow, through the configured backend")
     shw.add_argument("contract_id", metavar="ESCROW_XXXXXXXX")
     shw.set_defaults(run=show)
+
+    chn = commands.add_parser(
+        "channels",
+        help="list the channel accounts and the fee account (the service's environment)",
+        description="Without a subcommand: each channel's and the fee account's balance,"
+        " sequence number and transaction in flight. `create` and `top-up` pay from the"
+        " account whose secret is STELLAR_FUNDING_SECRET.",
+    )
+    chn.set_defaults(run=channels_list)
+    channel_commands = chn.add_subparsers(dest="channels")
+    new = channel_commands.add_parser("create", help="create and fund new channel accounts")
+    new.add_argument("--count", type=int, default=4)
+    new.add_argument("--balance", default="10", help="XLM each channel starts with")
+    new.add_argument("--fee-account", action="store_true", help="create a fee account too")
+    new.add_argument("--fee-balance", default="100", help="XLM the fee account starts with")
+    new.add_argument("--rpc-url", default=os.environ.get("STELLAR_RPC_URL"))
+    new.add_argument(
+        "--network-passphrase",
+        default=os.environ.get("STELLAR_NETWORK_PASSPHRASE") or Network.TESTNET_NETWORK_PASSPHRASE,
+    )
+    new.add_argument("--max-fee", type=int, default=1_000_000, help="stroops per transaction")
+    new.set_defaults(run=channels_create)
+    top = channel_commands.add_parser("top-up", help="top the channels and the fee account up")
+    top.add_argument("--to", default="10", help="XLM each channel is brought to")
+    top.add_argument("--fee-to", default="100", help="XLM the fee account is brought to")
+    top.add_argument("--max-fee", type=int, default=1_000_000, help="stroops per transaction")
+    top.set_defaults(run=channels_top_up)
     return root
 
 

@@ -1,9 +1,10 @@
-"""The service's settings, read from the environment only. Secrets (the API key, the operator and
-arbiter seeds) never appear in a repr, a log line or an answer."""
+"""The service's settings, read from the environment only. Secrets (the API key, the operator,
+arbiter, fee account and channel seeds) never appear in a repr, a log line or an answer."""
 
 import hashlib
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from stellar_sdk import Keypair, StrKey
@@ -43,6 +44,21 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer") from None
 
 
+def _stroops(name: str, default: str) -> int:
+    """An amount of XLM (up to 7 decimals) as stroops."""
+    try:
+        amount = Decimal(_env(name) or default) * 10**7
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount of XLM") from None
+    if amount != amount.to_integral_value() or amount < 0:
+        raise ConfigError(f"{name} must be an amount of XLM >= 0, at most 7 decimals")
+    return int(amount)
+
+
+def _secrets(name: str) -> tuple[str, ...]:
+    return tuple(secret.strip() for secret in _env(name).split(",") if secret.strip())
+
+
 @dataclass(frozen=True)
 class Config:
     api_key: str = field(repr=False)
@@ -57,6 +73,10 @@ class Config:
     arbiter_secret: str = field(default="", repr=False)  # S...; signs resolve (else the operator)
     funder_account: str = LOCAL_FUNDER_ACCOUNT  # G...: the float whose tokens fund escrows
     max_fee: int = 1_000_000  # stroops a transaction may pay (0.1 XLM)
+    # Transactions' source accounts (S...); none: the operator is the only source.
+    channel_secrets: tuple[str, ...] = field(default=(), repr=False)
+    fee_account_secret: str = field(default="", repr=False)  # S...; pays by fee bump
+    low_balance: int = 50_000_000  # stroops: a channel or the fee account below it is a warning
     # The local backend's deployment (the real contract's are fixed at its construction).
     local_fee_bps: int = 0
     local_fee_account: str = LOCAL_FEE_ACCOUNT
@@ -75,9 +95,19 @@ class Config:
         var_dir = Path(_env("KAZI_VAR_DIR") or REPO_DIR / "var")
         operator_secret = _env("STELLAR_OPERATOR_SECRET")
         arbiter_secret = _env("STELLAR_ARBITER_SECRET")
+        fee_account_secret = _env("STELLAR_FEE_ACCOUNT_SECRET")
+        channel_secrets = _secrets("STELLAR_CHANNEL_SECRETS")
+        channels = _int("STELLAR_CHANNELS", 4)
+        if channel_secrets and not 0 < channels <= len(channel_secrets):
+            raise ConfigError(
+                f"STELLAR_CHANNELS must be 1 to the {len(channel_secrets)} secrets"
+                " STELLAR_CHANNEL_SECRETS holds"
+            )
         for name, secret in (
             ("STELLAR_OPERATOR_SECRET", operator_secret),
             ("STELLAR_ARBITER_SECRET", arbiter_secret),
+            ("STELLAR_FEE_ACCOUNT_SECRET", fee_account_secret),
+            *(("STELLAR_CHANNEL_SECRETS", secret) for secret in channel_secrets),
         ):
             if secret and not StrKey.is_valid_ed25519_secret_seed(secret):
                 raise ConfigError(f"{name} is not a valid secret seed (S...)")
@@ -101,6 +131,9 @@ class Config:
             arbiter_secret=arbiter_secret,
             funder_account=_env("STELLAR_FUNDER_ACCOUNT") or default_funder,
             max_fee=_int("STELLAR_MAX_FEE", 1_000_000),
+            channel_secrets=channel_secrets[:channels],
+            fee_account_secret=fee_account_secret,
+            low_balance=_stroops("STELLAR_LOW_BALANCE_XLM", "5"),
             local_fee_bps=_int("STELLAR_LOCAL_FEE_BPS", 0),
             local_fee_account=_env("STELLAR_LOCAL_FEE_ACCOUNT") or LOCAL_FEE_ACCOUNT,
         )

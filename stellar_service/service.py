@@ -1,5 +1,6 @@
 """The escrow service: validates a request, answers a replayed idempotency key from the store,
-and otherwise sends the write to the backend, one at a time, recording the final answer. The HTTP
+and otherwise sends the write to the backend, one at a time per escrow, recording the final
+answer. The HTTP
 app, the operator CLI and Django (in-process, on the embedded default) all go through here."""
 
 import hashlib
@@ -132,8 +133,11 @@ class EscrowService:
         return self.backend.get(_contract_id("contract_id", contract_id))
 
     def health(self) -> dict:
-        """Raises Unavailable when the backend cannot be reached."""
-        return {"status": "ok", "backend": self.backend_name, **self.backend.health()}
+        """`warning` when the backend reports any (an account low on lumens); raises Unavailable
+        when the backend cannot be reached."""
+        backend = self.backend.health()
+        status = "warning" if backend.get("warnings") else "ok"
+        return {"status": status, "backend": self.backend_name, **backend}
 
     # ---
 
@@ -146,7 +150,7 @@ class EscrowService:
         answer = self.store.lookup(key, request_hash)
         if answer is not None:
             return answer
-        with self.store.serialised():
+        with self.store.serialised(request["contract_id"]):
             answer = self.store.lookup(key, request_hash)
             if answer is not None:
                 return answer

@@ -1,10 +1,8 @@
 """The idempotency store: each key with a hash of its request and the final answer, so a replay
-gets the first answer byte for byte. Also the lock that lets one write at a time reach the chain
-(one signing account, one sequence number)."""
+gets the first answer byte for byte. Also the per-escrow lock under which a key is looked up,
+sent and recorded: a twin request (same key, same escrow) waits and then finds the answer."""
 
-import fcntl
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from pathlib import Path
 
 from kazi.sqlite_store import SqliteStore
 from stellar_service.backends.base import IdempotencyConflict
+from stellar_service.channels import escrow_lock
 
 SCHEMA = """
 create table if not exists idempotency_keys (
@@ -23,10 +22,6 @@ create table if not exists idempotency_keys (
     created_at text not null default (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 """
-
-# Threads of this process queue here; other processes (a second server, the operator CLI, Django
-# calling in-process) queue on the lock file's flock.
-_PROCESS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,9 @@ class Answer:
 class IdempotencyStore:
     def __init__(self, path: Path) -> None:
         self.db = SqliteStore(path, SCHEMA)
-        self.lock_path = self.db.path.with_name(self.db.path.name + ".lock")
+        # Threads and processes (a second server, the operator CLI, Django calling in-process)
+        # alike queue on flocks here.
+        self.lock_dir = self.db.path.with_name(self.db.path.name + ".locks")
 
     def lookup(self, key: str, request_hash: str) -> Answer | None:
         with self.db.connect() as db:
@@ -78,9 +75,9 @@ class IdempotencyStore:
             return db.execute("select count(*) from idempotency_keys").fetchone()[0]
 
     @contextmanager
-    def serialised(self) -> Iterator[None]:
-        with _PROCESS_LOCK, open(self.lock_path, "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+    def serialised(self, reference: str) -> Iterator[None]:
+        """One write at a time for this escrow; other escrows' writes go on meanwhile."""
+        with escrow_lock(self.lock_dir, reference):
             yield
 
 

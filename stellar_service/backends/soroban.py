@@ -18,21 +18,26 @@ Envelope-store rules (MONEY-SAFETY P2, P7), per idempotency key, in SQLite at `s
    new one built under the same key.
 5. SUCCESS stores the escrow as read right after confirmation, FAILED with a contract error stores
    the error: replays return them without touching the network.
-6. One signing account sends one transaction at a time (sequence numbers): build, send and confirm
-   run under a lock (a thread lock and an flock on the store, so several workers on one host are
-   safe), and every other pending envelope is settled first, since a new transaction would take the
-   same sequence number as an envelope still in flight.
+6. Transactions go out from a pool of channel accounts (`channels.py`; without channels, from
+   the operator alone), each sending one at a time: a channel takes new work only once its own
+   stored envelopes are settled (after a restart too), and build, send and confirm hold its lock.
+   One escrow's writes go one at a time, in order: a write waits for that escrow's earlier
+   envelopes to be settled before its own is built. Locks are flocks beside the store, so
+   several workers on one host are safe.
+7. A fee account, when configured, pays every fee by a fee bump around the channel's signed
+   transaction (channels need only their reserve); the stored envelope is the signed fee bump.
+   A fee payer that cannot pay stops new sends (`FeeAccountEmpty`, 503) until it is topped up.
+8. txBAD_SEQ is never guessed around: the channel's sequence number is read from the network, and
+   only when its number was taken by another transaction is the envelope abandoned (rule 4).
 An outcome still unknown at the confirmation deadline raises `Unavailable` (the service answers 503;
 the caller retries the same key, which lands in rule 3)."""
 
-import fcntl
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -41,8 +46,10 @@ from pydantic import ValidationError
 from stellar_sdk import (
     Account,
     Address,
+    FeeBumpTransactionEnvelope,
     InvokeHostFunction,
     Keypair,
+    MuxedAccount,
     SorobanServer,
     TransactionBuilder,
     TransactionEnvelope,
@@ -62,6 +69,7 @@ from stellar_sdk.soroban_rpc import (
 from kazi.sqlite_store import SqliteStore
 
 from .. import scval
+from ..channels import AccountState, ChannelPool, read_accounts, xlm
 from ..config import Config, ConfigError
 from .base import (
     CONTRACT_ERRORS,
@@ -89,6 +97,10 @@ class FeeTooHigh(Unavailable):
     """The prepared transaction would cost more than STELLAR_MAX_FEE: nothing was sent."""
 
 
+class FeeAccountEmpty(Unavailable):
+    """The fee payer cannot pay the fee: nothing new is sent until it is topped up."""
+
+
 @dataclass(frozen=True)
 class _Stored:
     key: str
@@ -101,6 +113,21 @@ class _Stored:
     built_at: int  # the ledger's close time when it was built: it cannot land before
     state: str
     result: str | None
+
+    @property
+    def source(self) -> str:
+        """The channel (source account) whose sequence number the envelope takes."""
+        return MuxedAccount.from_xdr_object(self._inner().source_account).account_id
+
+    @property
+    def sequence(self) -> int:
+        return self._inner().seq_num.sequence_number.int64
+
+    def _inner(self) -> stellar_xdr.Transaction:
+        envelope = stellar_xdr.TransactionEnvelope.from_xdr(self.envelope)
+        if envelope.fee_bump:
+            return envelope.fee_bump.tx.inner_tx.v1.tx
+        return envelope.v1.tx
 
 
 _SCHEMA = """
@@ -218,7 +245,8 @@ def _keypair(name: str, secret: str) -> Keypair:
 class SorobanBackend:
     """The escrow contract through a Stellar RPC (`rpc` is a `SorobanServer`). Uses the config's
     contract_address, network_passphrase, operator_secret, arbiter_secret (signs resolve's
-    authorisation when it is not the operator) and max_fee."""
+    authorisation when it is not the operator), channel_secrets, fee_account_secret, low_balance
+    and max_fee."""
 
     def __init__(
         self,
@@ -240,21 +268,36 @@ class SorobanBackend:
             if config.arbiter_secret
             else self._operator
         )
+        channels = [
+            _keypair("STELLAR_CHANNEL_SECRETS", secret) for secret in config.channel_secrets
+        ]
+        # Without a fee account the operator pays: by fee bump when channels are the sources,
+        # directly (a plain transaction) when it is the source itself.
+        self._fee_payer = (
+            _keypair("STELLAR_FEE_ACCOUNT_SECRET", config.fee_account_secret)
+            if config.fee_account_secret
+            else self._operator
+        )
         self.rpc = rpc or SorobanServer(config.rpc_url)
         # Beside the service's own database unless told otherwise.
         store_path = store_path or config.db_path.with_name(f"{config.db_path.stem}-tx.sqlite3")
         self.store = EnvelopeStore(store_path)
+        self.pool = ChannelPool(channels or [self._operator], Path(f"{store_path}.locks"))
         self.base_fee = base_fee
         self.tx_timeout = tx_timeout
         self.confirm_timeout = confirm_timeout
         self.poll_interval = poll_interval
         self._sleep = sleep
-        self._thread_lock = threading.Lock()
-        self._lock_path = Path(f"{store_path}.lock")
+        self._signers = {key.public_key: key for key in (self._operator, self._arbiter)}
+        self._low: set[str] = set()  # accounts whose low balance was logged (once until topped up)
 
     @property
     def operator(self) -> str:
         return self._operator.public_key
+
+    @property
+    def fee_payer(self) -> str:
+        return self._fee_payer.public_key
 
     # --- the Backend protocol -------------------------------------------------------------------
 
@@ -289,16 +332,55 @@ class SorobanBackend:
         )
 
     def health(self) -> dict:
+        """The RPC, and each channel's and the fee payer's balance, sequence number and stored
+        transaction still in flight; `warnings` names every account low on lumens."""
+        channels = [channel.public_key for channel in self.pool.channels]
         with _rpc_call("getHealth"):
             health = self.rpc.get_health()
             network = self.rpc.get_network()
+            accounts = read_accounts(self.rpc, [*channels, self._fee_payer.public_key])
+        in_flight = {stored.source: stored.tx_hash for stored in self.store.pending()}
+        warnings = []
+
+        def account(role: str, public_key: str) -> dict:
+            state = accounts.get(public_key)
+            warning = self._low_balance(role, public_key, state)
+            if warning:
+                warnings.append(warning)
+            return {
+                "account": public_key,
+                "balance_xlm": xlm(state.balance) if state else None,
+                "sequence": str(state.sequence) if state else None,
+                "in_flight": in_flight.get(public_key),
+            }
+
         return {
             "rpc": health.status,
             "latest_ledger": health.latest_ledger,
             "network_ok": network.passphrase == self.config.network_passphrase,
             "contract": self.config.contract_address,
             "operator": self.operator,
+            "channels": [account("channel", public_key) for public_key in channels],
+            "fee_account": account("fee account", self._fee_payer.public_key),
+            "warnings": warnings,
         }
+
+    def _low_balance(self, role: str, public_key: str, state: AccountState | None) -> str | None:
+        """A warning (logged once until topped up) for an account missing or below the
+        STELLAR_LOW_BALANCE_XLM threshold, before it runs dry and payments stop."""
+        if state is not None and state.balance >= self.config.low_balance:
+            self._low.discard(public_key)
+            return None
+        warning = (
+            f"{role} {public_key} does not exist"
+            if state is None
+            else f"{role} {public_key} holds {xlm(state.balance)} XLM, below"
+            f" STELLAR_LOW_BALANCE_XLM ({xlm(self.config.low_balance)}): top it up"
+        )
+        if public_key not in self._low:
+            self._low.add(public_key)
+            log.warning(warning)
+        return warning
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -306,41 +388,58 @@ class SorobanBackend:
         call = {"reference": contract_id, **args}
         scval.encode_args(function, call)  # bad input (e.g. not an address) fails before the lock
         request = json.dumps(call, sort_keys=True)
-        with self._exclusive():
+        with self.pool.escrow(contract_id):
             stored = self.store.get(key)
             reason = None
             if stored:
                 if (stored.function, stored.request) != (function, request):
                     raise IdempotencyConflict(f"{key!r} was used for another {stored.function}")
                 try:
-                    return self._settle(stored)
+                    with self.pool.hold(stored.source):
+                        return self._settle(stored)
                 except _Dead as dead:
                     reason = str(dead)
-            self._settle_others(key)
-            stored = self._sign_new(key, function, contract_id, call, request)
-            self.store.put_pending(stored, reason)
-            try:
-                return self._send_and_confirm(stored)
-            except _Dead:
-                raise Unavailable("the transaction failed on chain; retry the request") from None
+            # This escrow's earlier writes land (or die) first: a new one must not overtake them.
+            self._settle_pending(lambda o: o.contract_id == contract_id and o.key != key)
+            with self._channel() as channel:
+                stored = self._sign_new(channel, key, function, contract_id, call, request)
+                self.store.put_pending(stored, reason)
+                try:
+                    return self._send_and_confirm(stored)
+                except _Dead as dead:
+                    raise Unavailable(f"the transaction failed on chain ({dead}); retry") from None
 
     @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        with self._thread_lock, open(self._lock_path, "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    def _channel(self) -> Iterator[Keypair]:
+        """A free channel whose own stored envelopes are settled: a new transaction would take
+        the sequence number of one still in flight. A channel whose envelope's outcome is still
+        unknown is passed over; when every channel is, the last reason is the answer."""
+        stuck: list[str] = []
+        while True:
+            with self.pool.take(exclude=stuck) as channel:
+                try:
+                    # Its lock is ours already.
+                    self._settle_pending(lambda o: o.source == channel.public_key, hold=False)
+                except Unavailable as unknown:
+                    stuck.append(channel.public_key)
+                    if len(stuck) == len(self.pool.channels):
+                        raise
+                    log.warning("channel %s passed over: %s", channel.public_key, unknown)
+                    continue
+                yield channel
+                return
 
-    def _settle_others(self, key: str) -> None:
-        """Carry every other pending envelope to an outcome (or to death) first: a new transaction
-        would reuse the sequence number of one still in flight."""
+    def _settle_pending(self, which: Callable[[_Stored], bool], *, hold: bool = True) -> None:
+        """Carry the chosen pending envelopes to an outcome (or to death), each holding its
+        channel unless told the caller does."""
         for other in self.store.pending():
-            if other.key == key:
+            if not which(other):
                 continue
             # Decided and recorded either way: it can no longer take a sequence number.
-            with suppress(ContractError, _Dead):
+            with (
+                self.pool.hold(other.source) if hold else nullcontext(),
+                suppress(ContractError, _Dead),
+            ):
                 self._settle(other)
 
     def _settle(self, stored: _Stored) -> Receipt:
@@ -372,10 +471,11 @@ class SorobanBackend:
         return self._send_and_confirm(stored)
 
     def _sign_new(
-        self, key: str, function: str, contract_id: str, call: dict, request: str
+        self, channel: Keypair, key: str, function: str, contract_id: str, call: dict, request: str
     ) -> _Stored:
         with _rpc_call("getLedgerEntries"):
-            account = self.rpc.load_account(self.operator)
+            # Read afresh every time: a sequence number is never guessed.
+            account = self.rpc.load_account(channel.public_key)
             # Time bounds by the ledger's clock, the one that decides, not this host's.
             built_at = self.rpc.get_latest_ledger().close_time
         envelope = self._build(account, function, call, built_at + self.tx_timeout)
@@ -389,30 +489,60 @@ class SorobanBackend:
             simulation = self._simulate(prepared)
             with _rpc_call("prepareTransaction"):
                 prepared = self.rpc.prepare_transaction(prepared, simulation)
-        fee = prepared.transaction.fee
+        prepared.sign(channel)
+        time_bounds = prepared.transaction.preconditions.time_bounds
+        envelope = self._pay_fee(prepared)
+        fee = envelope.transaction.fee
         if fee > self.config.max_fee:
             raise FeeTooHigh(
                 f"{function} would cost {fee} stroops, above STELLAR_MAX_FEE "
                 f"({self.config.max_fee}); nothing was sent"
             )
-        prepared.sign(self._operator)
-        time_bounds = prepared.transaction.preconditions.time_bounds
+        self._check_fee_payer(fee)
         return _Stored(
             key=key,
             function=function,
             contract_id=contract_id,
             request=request,
-            tx_hash=prepared.hash_hex(),
-            envelope=prepared.to_xdr(),
+            tx_hash=envelope.hash_hex(),
+            envelope=envelope.to_xdr(),
             max_time=time_bounds.max_time,
             built_at=built_at,
             state="pending",
             result=None,
         )
 
+    def _pay_fee(
+        self, signed: TransactionEnvelope
+    ) -> TransactionEnvelope | FeeBumpTransactionEnvelope:
+        """The envelope to send: the signed transaction itself when its source pays, else the
+        fee payer's signed fee bump around it (offering the same inclusion fee)."""
+        if self._fee_payer.public_key == signed.transaction.source.account_id:
+            return signed
+        bump = TransactionBuilder.build_fee_bump_transaction(
+            self._fee_payer.public_key, self.base_fee, signed, self.config.network_passphrase
+        )
+        bump.sign(self._fee_payer)
+        return bump
+
+    def _check_fee_payer(self, fee: int) -> None:
+        """Nothing new is sent while the fee payer cannot pay (its warning, logged when it ran
+        low, came first); a top-up is all it takes to resume."""
+        payer = self._fee_payer.public_key
+        with _rpc_call("getLedgerEntries"):
+            state = read_accounts(self.rpc, [payer]).get(payer)
+        self._low_balance("fee account", payer, state)
+        available = state.available if state else 0
+        if available < fee:
+            raise FeeAccountEmpty(
+                f"the fee account {payer} cannot pay the fee ({xlm(available)} XLM available,"
+                f" {xlm(fee)} needed): top it up; nothing was sent"
+            )
+
     def _authorize(self, prepared: TransactionEnvelope, latest_ledger: int) -> bool:
         """Sign the authorisation entries that are not covered by the transaction's signature:
-        the arbiter's for resolve, when the arbiter is not the operator. Whether any was."""
+        the operator's when a channel is the source, the arbiter's for resolve when the arbiter
+        is not the source. Whether any was."""
         operation = prepared.transaction.operations[0]
         assert isinstance(operation, InvokeHostFunction)
         # Valid a little beyond the envelope's own time bounds (ledgers close about every 5 s).
@@ -425,10 +555,11 @@ class SorobanBackend:
             address = Address.from_xdr_sc_address(
                 (credentials.address or credentials.address_v2).address
             ).address
-            if address != self._arbiter.public_key:
+            signer = self._signers.get(address)
+            if signer is None:
                 raise Unavailable("the call needs an authorisation this service cannot sign")
             operation.auth[index] = authorize_entry(
-                entry, self._arbiter, valid_until, self.config.network_passphrase
+                entry, signer, valid_until, self.config.network_passphrase
             )
             signed = True
         return signed
@@ -463,9 +594,16 @@ class SorobanBackend:
     def _send_and_confirm(self, stored: _Stored) -> Receipt:
         with _rpc_call("sendTransaction"):
             sent = self.rpc.send_transaction(stored.envelope)
-        if sent.status == SendTransactionStatus.TRY_AGAIN_LATER or (
-            sent.status == SendTransactionStatus.ERROR and not _bad_sequence(sent)
-        ):
+        refused = _refusal_code(sent) if sent.status == SendTransactionStatus.ERROR else None
+        if refused == stellar_xdr.TransactionResultCode.txBAD_SEQ:
+            self._check_sequence(stored)
+        elif refused == stellar_xdr.TransactionResultCode.txINSUFFICIENT_BALANCE:
+            # Kept and resent unchanged once the fee payer is topped up.
+            raise FeeAccountEmpty(
+                f"the fee account {self._fee_payer.public_key} cannot pay for transaction"
+                f" {stored.tx_hash}: top it up, then retry"
+            )
+        elif sent.status in (SendTransactionStatus.TRY_AGAIN_LATER, SendTransactionStatus.ERROR):
             # Not accepted this time; the envelope stays stored and is resent on the next retry.
             log.warning("sendTransaction %s: %s", stored.tx_hash, sent.status.value)
             raise Unavailable(f"the network did not accept the transaction ({sent.status.value})")
@@ -476,6 +614,19 @@ class SorobanBackend:
             if status.status != GetTransactionStatus.NOT_FOUND:
                 return self._finish(stored, status)
         raise Unavailable(f"transaction {stored.tx_hash} is still pending")
+
+    def _check_sequence(self, stored: _Stored) -> None:
+        """After txBAD_SEQ: the envelope may already be in a ledger the RPC has not shown yet,
+        or its sequence number was taken by another transaction (then it can never land).
+        Which one, the channel's sequence number on the network says, read before the outcome
+        is asked for; a number not reached yet proves nothing (the poll goes on)."""
+        with _rpc_call("getLedgerEntries"):
+            sequence = self.rpc.load_account(stored.source).sequence
+        if sequence < stored.sequence:
+            return
+        status = self._get_transaction(stored.tx_hash)
+        if status.status == GetTransactionStatus.NOT_FOUND:
+            self._bury(stored, f"its sequence number was used by another transaction ({sequence})")
 
     def _bury(self, stored: _Stored, reason: str) -> NoReturn:
         log.warning("transaction %s for key %s %s", stored.tx_hash, stored.key, reason)
@@ -511,13 +662,15 @@ class SorobanBackend:
         return ContractError(code) if code else None
 
 
-def _bad_sequence(sent: SendTransactionResponse) -> bool:
-    """txBAD_SEQ on a resend may mean the envelope is already in a ledger the RPC has not shown
-    yet: the outcome is then asked for, not assumed."""
+def _refusal_code(sent: SendTransactionResponse) -> stellar_xdr.TransactionResultCode | None:
+    """Why sendTransaction refused an envelope; a fee bump's inner refusal counts as the
+    transaction's own (txBAD_SEQ of the channel's transaction under the fee payer's bump)."""
     if not sent.error_result_xdr:
-        return False
-    result = stellar_xdr.TransactionResult.from_xdr(sent.error_result_xdr)
-    return result.result.code == stellar_xdr.TransactionResultCode.txBAD_SEQ
+        return None
+    result = stellar_xdr.TransactionResult.from_xdr(sent.error_result_xdr).result
+    if result.code == stellar_xdr.TransactionResultCode.txFEE_BUMP_INNER_FAILED:
+        return result.inner_result_pair.result.result.code
+    return result.code
 
 
 def _raised_error(events_xdr: list[str]) -> tuple[bytes | None, int] | None:

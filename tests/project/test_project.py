@@ -132,9 +132,8 @@ def test_env_example_lists_every_setting_read_from_the_environment():
     settings_source = (ROOT / "kazi" / "settings.py").read_text()
     read = set(re.findall(r'(?:env|env_bool|env_list|required)\(\s*"([A-Z_]+)"', settings_source))
     for source in ("stellar_service/config.py", "sandbox/config.py"):
-        read |= set(
-            re.findall(r'(?:_env|_int|_number)\(\s*"([A-Z_]+)"', (ROOT / source).read_text())
-        )
+        reader = r'(?:_env|_int|_number|_stroops|_secrets)\(\s*"([A-Z_]+)"'
+        read |= set(re.findall(reader, (ROOT / source).read_text()))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - listed == set()
 

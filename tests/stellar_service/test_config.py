@@ -20,8 +20,11 @@ VARIABLES = (
     "KAZI_ENV", "KAZI_VAR_DIR", "STELLAR_CONTRACT_API_KEY", "STELLAR_BACKEND", "STELLAR_SERVICE_DB",
     "STELLAR_PORT", "STELLAR_RPC_URL", "STELLAR_NETWORK_PASSPHRASE", "STELLAR_CONTRACT_ADDRESS",
     "STELLAR_OPERATOR_SECRET", "STELLAR_ARBITER_SECRET", "STELLAR_FUNDER_ACCOUNT",
-    "STELLAR_MAX_FEE", "STELLAR_LOCAL_FEE_BPS", "STELLAR_LOCAL_FEE_ACCOUNT",
+    "STELLAR_MAX_FEE", "STELLAR_LOCAL_FEE_BPS", "STELLAR_LOCAL_FEE_ACCOUNT", "STELLAR_CHANNELS",
+    "STELLAR_CHANNEL_SECRETS", "STELLAR_FEE_ACCOUNT_SECRET", "STELLAR_LOW_BALANCE_XLM",
 )  # fmt: skip
+CHANNELS = [Keypair.random() for _ in range(3)]
+FEE_ACCOUNT = Keypair.random()
 SOROBAN = {
     "STELLAR_BACKEND": "soroban",
     "STELLAR_CONTRACT_API_KEY": "a-real-key",
@@ -66,10 +69,38 @@ def test_soroban_settings_and_the_funder_defaults_to_the_operator(env) -> None:
     assert env(**SOROBAN, STELLAR_FUNDER_ACCOUNT=funder).funder_account == funder
 
 
+def test_channels_the_fee_account_and_the_low_balance_threshold(env) -> None:
+    default = env(**SOROBAN)
+    assert (default.channel_secrets, default.fee_account_secret) == ((), "")
+    assert default.low_balance == 5 * 10**7  # STELLAR_LOW_BALANCE_XLM=5
+    secrets = ", ".join(channel.secret for channel in CHANNELS)
+    config = env(
+        **SOROBAN,
+        STELLAR_CHANNEL_SECRETS=secrets,
+        STELLAR_CHANNELS="2",
+        STELLAR_FEE_ACCOUNT_SECRET=FEE_ACCOUNT.secret,
+        STELLAR_LOW_BALANCE_XLM="2.5",
+    )
+    assert config.channel_secrets == (CHANNELS[0].secret, CHANNELS[1].secret)  # the first N
+    assert (config.fee_account_secret, config.low_balance) == (FEE_ACCOUNT.secret, 25_000_000)
+
+
 def test_repr_hides_every_secret(env) -> None:
-    config = env(**SOROBAN)
+    config = env(
+        **SOROBAN,
+        STELLAR_CHANNEL_SECRETS=",".join(channel.secret for channel in CHANNELS),
+        STELLAR_CHANNELS="3",
+        STELLAR_FEE_ACCOUNT_SECRET=FEE_ACCOUNT.secret,
+    )
     shown = repr(config) + str(config)
-    for secret in (OPERATOR.secret, ARBITER.secret, "a-real-key"):
+    channel_secrets = (channel.secret for channel in CHANNELS)
+    for secret in (
+        OPERATOR.secret,
+        ARBITER.secret,
+        "a-real-key",
+        FEE_ACCOUNT.secret,
+        *channel_secrets,
+    ):
         assert secret not in shown
     assert CONTRACT in shown
 
@@ -89,6 +120,14 @@ def test_repr_hides_every_secret(env) -> None:
         ({"STELLAR_PORT": "eighty"}, "STELLAR_PORT"),
         ({"STELLAR_PORT": "70000"}, "STELLAR_PORT"),
         ({"STELLAR_MAX_FEE": "0"}, "STELLAR_MAX_FEE"),
+        ({"STELLAR_CHANNEL_SECRETS": OPERATOR.secret}, "STELLAR_CHANNELS must be 1 to the 1"),
+        (
+            {"STELLAR_CHANNEL_SECRETS": f"{OPERATOR.secret},S", "STELLAR_CHANNELS": "2"},
+            "STELLAR_CHANNEL_SECRETS is not a valid secret seed",
+        ),
+        ({"STELLAR_FEE_ACCOUNT_SECRET": OPERATOR.public_key}, "STELLAR_FEE_ACCOUNT_SECRET"),
+        ({"STELLAR_LOW_BALANCE_XLM": "lots"}, "STELLAR_LOW_BALANCE_XLM"),
+        ({"STELLAR_LOW_BALANCE_XLM": "0.00000001"}, "STELLAR_LOW_BALANCE_XLM"),
     ],
 )
 def test_bad_settings_are_refused(env, values: dict, message: str) -> None:

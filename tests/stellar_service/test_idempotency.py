@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 
 from stellar_service.backends.base import IdempotencyConflict
 from stellar_service.backends.local import LocalBackend
+from stellar_service.channels import escrow_lock_path
 from stellar_service.config import LOCAL_CONTRACT_ADDRESS
 from stellar_service.service import EscrowService
 from stellar_service.store import IdempotencyStore
-from tests.stellar_service.conftest import REF, WORKER, Api, world
+from tests.stellar_service.conftest import OTHER_REF, REF, WORKER, Api, world
 
 
 def store_of(client: TestClient) -> IdempotencyStore:
@@ -200,17 +201,18 @@ def test_the_backend_alone_refuses_a_key_reused_for_another_request(
     assert backend.applied_operations() == ["c"]
 
 
-def test_writes_queue_behind_another_process(db_path) -> None:
-    """One signing account, one transaction at a time, even across processes (a second server,
-    the operator CLI, Django in-process): the store's lock file is held while a write is sent."""
+def test_writes_for_one_escrow_queue_behind_another_process(db_path) -> None:
+    """One write at a time per escrow, even across processes (a second server, the operator CLI,
+    Django in-process): its lock file is held while a write is sent; other escrows go on."""
     store = IdempotencyStore(db_path)
+    store.lock_dir.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(  # noqa: S603 (our interpreter, our script): holds the lock 0.6 s
         [
             sys.executable,
             "-c",
             "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX);"
             " print('held', flush=True); time.sleep(0.6)",
-            str(store.lock_path),
+            str(escrow_lock_path(store.lock_dir, REF)),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -218,7 +220,9 @@ def test_writes_queue_behind_another_process(db_path) -> None:
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
-        with store.serialised():
+        with store.serialised(OTHER_REF):
+            assert time.monotonic() - started < 0.3
+        with store.serialised(REF):
             waited = time.monotonic() - started
     finally:
         holder.wait(timeout=5)

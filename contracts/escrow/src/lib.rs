@@ -30,7 +30,7 @@ pub use crate::storage::{Config, Escrow, Status};
 
 /// The largest fee, in basis points (10 %).
 pub const MAX_FEE_BPS: u32 = 1_000;
-const BPS_DENOMINATOR: i128 = 10_000;
+const BPS_DENOMINATOR: u64 = 10_000;
 
 /// The escrow contract.
 #[contract]
@@ -334,14 +334,76 @@ fn check_open(escrow: &Escrow) -> Result<(), Error> {
     Ok(())
 }
 
-/// `amount × fee_bps / 10,000` rounded down, computed in two parts so that it cannot
-/// overflow for any non-negative `amount` (`None` only for impossible inputs).
+/// `amount × fee_bps / 10,000` rounded down, for `0 ≤ amount` and `fee_bps ≤ MAX_FEE_BPS`
+/// (`None` otherwise: impossible inputs). Computed as `q × fee_bps + r × fee_bps / 10,000` where
+/// `amount = q × 10,000 + r`, the division done in 32-bit limbs with the wasm's own 64-bit
+/// division: no 128-bit division or overflow-checked 128-bit multiplication routines in the
+/// contract's code, whose size every day's TTL extension pays rent for. Cannot overflow:
+/// `q × fee_bps < 2¹²⁷ / 10`.
 fn fee_of(amount: i128, fee_bps: u32) -> Option<i128> {
-    let bps = i128::from(fee_bps);
-    let whole = amount.checked_div(BPS_DENOMINATOR)?.checked_mul(bps)?;
-    let part = amount
-        .checked_rem(BPS_DENOMINATOR)?
-        .checked_mul(bps)?
-        .checked_div(BPS_DENOMINATOR)?;
-    whole.checked_add(part)
+    if amount < 0 || fee_bps > MAX_FEE_BPS {
+        return None;
+    }
+    let n = amount as u128;
+    let (mut q, mut r) = (0u128, 0u64);
+    for shift in [96u32, 64, 32, 0] {
+        // r < 10,000, so this is below 2⁴⁶.
+        let limb = (r << 32) | u64::from((n >> shift) as u32);
+        q = (q << 32) | u128::from(limb / BPS_DENOMINATOR);
+        r = limb % BPS_DENOMINATOR;
+    }
+    let bps = u64::from(fee_bps);
+    let whole = q.wrapping_mul(u128::from(bps));
+    let part = u128::from(r * bps / BPS_DENOMINATOR);
+    Some(whole.wrapping_add(part) as i128)
+}
+
+#[cfg(test)]
+mod fee_tests {
+    use super::fee_of;
+
+    /// The plain formula, for comparison.
+    fn reference(amount: i128, bps: u32) -> i128 {
+        let bps = i128::from(bps);
+        amount / 10_000 * bps + amount % 10_000 * bps / 10_000
+    }
+
+    #[test]
+    fn the_fee_is_the_plain_formula_rounded_down() {
+        let amounts = [
+            0,
+            1,
+            9_999,
+            10_000,
+            10_001,
+            150_000,
+            123_456_789,
+            i128::from(u64::MAX),
+            i128::from(u64::MAX) + 1,
+            1i128 << 96,
+            (1i128 << 96) - 1,
+            i128::MAX / 3,
+            i128::MAX - 1,
+            i128::MAX,
+        ];
+        for amount in amounts {
+            for bps in [0, 1, 7, 250, 999, 1_000] {
+                assert_eq!(
+                    fee_of(amount, bps),
+                    Some(reference(amount, bps)),
+                    "{amount} {bps}"
+                );
+            }
+        }
+        assert_eq!(fee_of(10_000, 250), Some(250));
+        assert_eq!(fee_of(-1, 250), None);
+        assert_eq!(fee_of(10_000, 1_001), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fee_agrees_with_the_plain_formula(amount in 0i128..=i128::MAX, bps in 0u32..=1_000) {
+            proptest::prop_assert_eq!(fee_of(amount, bps), Some(reference(amount, bps)));
+        }
+    }
 }

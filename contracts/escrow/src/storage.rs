@@ -1,7 +1,7 @@
 //! Storage layout and the TTL rule.
 //!
 //! The configuration lives in instance storage; each escrow is one persistent entry keyed by
-//! its reference. Rule: every write extends the written escrow entry and the instance (and so
+//! its reference (the `Symbol` itself) holding a compact [`Stored`] vector. Rule: every write extends the written escrow entry and the instance (and so
 //! the contract code) to [`EXTEND_TO`] ledgers whenever they are below [`THRESHOLD`].
 
 use soroban_sdk::{contracttype, Address, Env, Symbol};
@@ -15,14 +15,13 @@ pub const EXTEND_TO: u32 = 120 * DAY_IN_LEDGERS;
 /// Below this TTL a write extends the entry (so at most one extension a day per entry).
 pub const THRESHOLD: u32 = EXTEND_TO - DAY_IN_LEDGERS;
 
-/// Storage keys.
-#[contracttype]
+/// Instance storage keys. (An escrow's persistent entry is keyed by its reference alone: the
+/// persistent key space holds nothing else.)
+#[contracttype(export = false)]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum DataKey {
     /// The deployment's [`Config`] (instance storage).
     Config,
-    /// One escrow (persistent storage), by its reference.
-    Escrow(Symbol),
 }
 
 /// The deployment's configuration, fixed by the constructor.
@@ -126,26 +125,83 @@ pub fn read_config(env: &Env) -> Result<Config, Error> {
         .ok_or(Error::NotFound)
 }
 
+/// One escrow as stored: an `ScVec` of its fields (no field names in the ledger entry) without
+/// what can be derived from them. `(funder, amount, funded, payee, payee_id, released, status)`;
+/// `fee` and `refunded` follow from `status`, `funded` and `released` (see [`Stored::escrow`]).
+#[contracttype(export = false)]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Stored(
+    pub Address,
+    pub i128,
+    pub i128,
+    pub Option<Address>,
+    pub Option<u64>,
+    pub i128,
+    pub Status,
+);
+
+impl Stored {
+    /// The stored form of an escrow whose `fee` and `refunded` agree with its status: `fee` is
+    /// `funded - released` once released (0 before), `refunded` is `funded` once refunded and
+    /// `funded - released` once resolved (0 otherwise). Every entry point keeps to this.
+    fn of(escrow: &Escrow) -> Stored {
+        let stored = Stored(
+            escrow.funder.clone(),
+            escrow.amount,
+            escrow.funded,
+            escrow.payee.clone(),
+            escrow.payee_id,
+            escrow.released,
+            escrow.status,
+        );
+        debug_assert_eq!(&stored.escrow(), escrow);
+        stored
+    }
+
+    /// The escrow, with `fee` and `refunded` derived.
+    fn escrow(&self) -> Escrow {
+        let Stored(funder, amount, funded, payee, payee_id, released, status) = self.clone();
+        let fee = match status {
+            Status::Released => funded - released,
+            _ => 0,
+        };
+        let refunded = match status {
+            Status::Refunded => funded,
+            Status::Resolved => funded - released,
+            _ => 0,
+        };
+        Escrow {
+            funder,
+            amount,
+            funded,
+            payee,
+            payee_id,
+            released,
+            fee,
+            refunded,
+            status,
+        }
+    }
+}
+
 /// Whether an escrow with this reference exists.
 pub fn has_escrow(env: &Env, reference: &Symbol) -> bool {
-    env.storage()
-        .persistent()
-        .has(&DataKey::Escrow(reference.clone()))
+    env.storage().persistent().has(reference)
 }
 
 /// Reads an escrow, or `NotFound`.
 pub fn read_escrow(env: &Env, reference: &Symbol) -> Result<Escrow, Error> {
     env.storage()
         .persistent()
-        .get(&DataKey::Escrow(reference.clone()))
+        .get::<Symbol, Stored>(reference)
+        .map(|stored| stored.escrow())
         .ok_or(Error::NotFound)
 }
 
 /// Writes an escrow and extends its entry and the instance TTL.
 pub fn write_escrow(env: &Env, reference: &Symbol, escrow: &Escrow) {
-    let key = DataKey::Escrow(reference.clone());
     let persistent = env.storage().persistent();
-    persistent.set(&key, escrow);
-    persistent.extend_ttl(&key, THRESHOLD, EXTEND_TO);
+    persistent.set(reference, &Stored::of(escrow));
+    persistent.extend_ttl(reference, THRESHOLD, EXTEND_TO);
     extend_instance(env);
 }

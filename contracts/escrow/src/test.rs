@@ -10,7 +10,7 @@ use soroban_sdk::testutils::{
 };
 use soroban_sdk::{vec, Address, BytesN, IntoVal, MuxedAddress, Symbol, Val};
 
-use crate::storage::{DataKey, EXTEND_TO};
+use crate::storage::EXTEND_TO;
 use crate::testutil::{new_account, Setup};
 use crate::{Config, Error, Escrow, EscrowContract, Status};
 
@@ -1139,10 +1139,7 @@ fn every_write_extends_the_escrow_and_the_instance() {
     let ttls = || {
         s.env.as_contract(&s.contract, || {
             (
-                s.env
-                    .storage()
-                    .persistent()
-                    .get_ttl(&DataKey::Escrow(reference.clone())),
+                s.env.storage().persistent().get_ttl(&reference),
                 s.env.storage().instance().get_ttl(),
             )
         })
@@ -1207,4 +1204,58 @@ fn two_deployments_do_not_share_escrows() {
     let other_client = crate::EscrowContractClient::new(&s.env, &other);
     assert_eq!(other_client.try_get(&reference), Err(Ok(Error::NotFound)));
     assert_eq!(other_client.config().fee_bps, 5);
+}
+
+#[test]
+fn an_escrow_is_one_compact_persistent_entry_keyed_by_its_reference() {
+    use crate::storage::Stored;
+    let s = Setup::new(250);
+    let client = s.client();
+    let stored = |reference: &Symbol| -> Stored {
+        s.env.as_contract(&s.contract, || {
+            assert!(!s.env.storage().temporary().has(reference));
+            let raw: Val = s.env.storage().persistent().get(reference).unwrap();
+            // A vector of seven values, no field names.
+            let fields: soroban_sdk::Vec<Val> = raw.into_val(&s.env);
+            assert_eq!(fields.len(), 7);
+            s.env.storage().persistent().get(reference).unwrap()
+        })
+    };
+    // Released: the fee is derived from funded - released.
+    let a = s.funded_escrow("ESCROW_STORE001", 10_000);
+    client.release(&a);
+    let escrow = s.escrow(&a);
+    assert_eq!(
+        (escrow.funded, escrow.released, escrow.fee, escrow.refunded),
+        (10_000, 9_750, 250, 0)
+    );
+    assert_eq!(stored(&a).5, 9_750);
+    // Refunded (partly funded): refunded = funded.
+    let b = s.reference("ESCROW_STORE002");
+    client.create(&b, &s.funder, &1_000);
+    client.fund(&b, &400);
+    client.refund(&b);
+    let escrow = s.escrow(&b);
+    assert_eq!(
+        (escrow.funded, escrow.released, escrow.fee, escrow.refunded),
+        (400, 0, 0, 400)
+    );
+    assert_eq!(stored(&b).6, Status::Refunded);
+    // Resolved: refunded = funded - released, no fee.
+    let c = s.funded_escrow("ESCROW_STORE003", 800);
+    client.dispute(&c);
+    client.resolve(&c, &300, &500);
+    let escrow = s.escrow(&c);
+    assert_eq!(
+        (escrow.funded, escrow.released, escrow.fee, escrow.refunded),
+        (800, 300, 0, 500)
+    );
+    // Open: nothing paid out.
+    let d = s.funded_escrow("ESCROW_STORE004", 50);
+    let escrow = s.escrow(&d);
+    assert_eq!(
+        (escrow.funded, escrow.released, escrow.fee, escrow.refunded),
+        (50, 0, 0, 0)
+    );
+    assert_eq!(stored(&d).6, Status::Funded);
 }

@@ -223,7 +223,9 @@ pub fn cost_params() -> (ContractCostParams, ContractCostParams) {
         if budget.charge(ty, Some(0)).is_err() {
             // A constant model: it takes no input.
             let budget = Budget::default();
-            budget.charge(ty, None).expect("charging the default budget");
+            budget
+                .charge(ty, None)
+                .expect("charging the default budget");
             let (cpu0, mem0) = consumed(&budget);
             cpu.push(entry(cpu0, 0));
             mem.push(entry(mem0, 0));
@@ -314,7 +316,10 @@ mod tests {
 
     #[test]
     fn pubnets_cost_model_has_one_entry_per_cost_type() {
-        assert_eq!(PUBNET_CPU_COST_PARAMS.len(), ContractCostType::variants().len());
+        assert_eq!(
+            PUBNET_CPU_COST_PARAMS.len(),
+            ContractCostType::variants().len()
+        );
     }
 
     #[test]
@@ -340,7 +345,11 @@ mod tests {
                 let before = consumed(&rebuilt);
                 rebuilt.charge(ty, input).unwrap();
                 let after = consumed(&rebuilt);
-                assert_eq!(after.1 - before.1, consumed(&default).1, "{ty:?} with input {input:?}");
+                assert_eq!(
+                    after.1 - before.1,
+                    consumed(&default).1,
+                    "{ty:?} with input {input:?}"
+                );
             }
         }
     }

@@ -117,9 +117,12 @@ fn read_request(stream: &TcpStream) -> Result<Option<Request>, (u16, String)> {
         return Err((413, "request body too large".into()));
     }
     let mut body = vec![0u8; length];
-    reader
-        .read_exact(&mut body)
-        .map_err(|_| (400, "the request body is shorter than its Content-Length".to_string()))?;
+    reader.read_exact(&mut body).map_err(|_| {
+        (
+            400,
+            "the request body is shorter than its Content-Length".to_string(),
+        )
+    })?;
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target.to_string(), String::new()),

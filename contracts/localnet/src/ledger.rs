@@ -3,8 +3,8 @@
 //! getEvents and getFeeStats).
 
 use soroban_env_host::xdr::{
-    ContractEventBody, GeneralizedTransactionSet, Hash, LedgerCloseMeta, LedgerEntryChanges, LedgerCloseMetaExt,
-    LedgerCloseMetaV2, LedgerHeader, LedgerHeaderExt, LedgerHeaderHistoryEntry,
+    ContractEventBody, GeneralizedTransactionSet, Hash, LedgerCloseMeta, LedgerCloseMetaExt,
+    LedgerCloseMetaV2, LedgerEntryChanges, LedgerHeader, LedgerHeaderExt, LedgerHeaderHistoryEntry,
     LedgerHeaderHistoryEntryExt, StellarValue, StellarValueExt, TimePoint, TransactionMeta,
     TransactionPhase, TransactionResult, TransactionResultMetaV1, TransactionResultPair,
     TransactionSetV1, VecM,
@@ -144,7 +144,9 @@ pub fn finish_ledger(state: &mut State, previous: [u8; 32], records: Vec<TxRecor
         }
         state.txs.insert(record.hash.clone(), record);
     }
-    state.fee_history.push((sequence, classic_fees, soroban_fees));
+    state
+        .fee_history
+        .push((sequence, classic_fees, soroban_fees));
     if state.fee_history.len() > FEE_STATS_LEDGERS {
         state.fee_history.remove(0);
     }

@@ -45,7 +45,8 @@ pub fn start(options: &Options) -> Result<(Arc<Shared>, TcpListener), String> {
         }
         None => Node::genesis(&options.passphrase, rpc::now()),
     };
-    let listener = TcpListener::bind(&options.listen).map_err(|e| format!("{}: {e}", options.listen))?;
+    let listener =
+        TcpListener::bind(&options.listen).map_err(|e| format!("{}: {e}", options.listen))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let node = Node::new(state, options.ledger_close_ms);
     let shared = Arc::new(Shared {

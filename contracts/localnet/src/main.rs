@@ -77,7 +77,10 @@ fn main() -> ExitCode {
         println!(
             "kazi-localnet: {:?} on http://{} (ledger {}, a ledger every {} ms, state in {})",
             options.passphrase,
-            listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             node.state.latest.sequence,
             ledger_close_ms,
             options.state_dir.display()

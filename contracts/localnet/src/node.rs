@@ -7,32 +7,30 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signer as _, SigningKey, Verifier, VerifyingKey};
 use soroban_env_host::budget::Budget;
-use soroban_env_host::{Host, ModuleCache};
 use soroban_env_host::fees::{
-    compute_rent_fee, compute_transaction_resource_fee, LedgerEntryRentChange,
-    TransactionResources,
+    compute_rent_fee, compute_transaction_resource_fee, LedgerEntryRentChange, TransactionResources,
 };
 use soroban_env_host::xdr::{
     AccountEntry, AccountEntryExt, AccountEntryExtensionV1, AccountEntryExtensionV1Ext,
     AccountEntryExtensionV2, AccountEntryExtensionV2Ext, AccountEntryExtensionV3, AccountId,
-    Liabilities, AlphaNum12, AlphaNum4, Asset, ChangeTrustAsset,
-    ChangeTrustOp, ChangeTrustResult, ContractDataDurability, ContractEvent, ContractEventBody,
-    ContractEventType, CreateAccountOp, CreateAccountResult, DecoratedSignature, DiagnosticEvent,
-    ExtendFootprintTtlResult, ExtensionPoint, FeeBumpTransaction, FeeBumpTransactionEnvelope,
-    FeeBumpTransactionExt, FeeBumpTransactionInnerTx, Hash, InnerTransactionResult,
-    InnerTransactionResultExt, InnerTransactionResultPair, InnerTransactionResultResult,
-    InvokeHostFunctionResult, InvokeHostFunctionSuccessPreImage,
-    LedgerEntry, LedgerEntryChange, LedgerEntryChanges, LedgerEntryData, LedgerEntryExt,
-    LedgerKey, LedgerKeyAccount, LedgerKeyTrustLine, Memo, MuxedAccount, Operation, OperationBody,
-    OperationMetaV2, OperationResult, OperationResultTr, PaymentOp, PaymentResult, Preconditions,
-    PublicKey, RestoreFootprintResult, ScVal, SequenceNumber, SignatureHint, SignerKey,
-    SorobanTransactionData, SorobanTransactionDataExt, SorobanTransactionMetaExt,
-    SorobanTransactionMetaExtV1, SorobanTransactionMetaV2, String32, Thresholds, TimeBounds,
-    TimePoint, Transaction, TransactionEnvelope, TransactionExt, TransactionMeta,
-    TransactionMetaV4, TransactionResult, TransactionResultExt, TransactionResultResult,
-    TransactionV1Envelope, TrustLineAsset, TrustLineEntry, TrustLineEntryExt, TtlEntry, Uint256,
-    VecM,
+    AlphaNum12, AlphaNum4, Asset, ChangeTrustAsset, ChangeTrustOp, ChangeTrustResult,
+    ContractDataDurability, ContractEvent, ContractEventBody, ContractEventType, CreateAccountOp,
+    CreateAccountResult, DecoratedSignature, DiagnosticEvent, ExtendFootprintTtlResult,
+    ExtensionPoint, FeeBumpTransaction, FeeBumpTransactionEnvelope, FeeBumpTransactionExt,
+    FeeBumpTransactionInnerTx, Hash, InnerTransactionResult, InnerTransactionResultExt,
+    InnerTransactionResultPair, InnerTransactionResultResult, InvokeHostFunctionResult,
+    InvokeHostFunctionSuccessPreImage, LedgerEntry, LedgerEntryChange, LedgerEntryChanges,
+    LedgerEntryData, LedgerEntryExt, LedgerKey, LedgerKeyAccount, LedgerKeyTrustLine, Liabilities,
+    Memo, MuxedAccount, Operation, OperationBody, OperationMetaV2, OperationResult,
+    OperationResultTr, PaymentOp, PaymentResult, Preconditions, PublicKey, RestoreFootprintResult,
+    ScVal, SequenceNumber, SignatureHint, SignerKey, SorobanTransactionData,
+    SorobanTransactionDataExt, SorobanTransactionMetaExt, SorobanTransactionMetaExtV1,
+    SorobanTransactionMetaV2, String32, Thresholds, TimeBounds, TimePoint, Transaction,
+    TransactionEnvelope, TransactionExt, TransactionMeta, TransactionMetaV4, TransactionResult,
+    TransactionResultExt, TransactionResultResult, TransactionV1Envelope, TrustLineAsset,
+    TrustLineEntry, TrustLineEntryExt, TtlEntry, Uint256, VecM,
 };
+use soroban_env_host::{Host, ModuleCache};
 use soroban_simulation::NetworkConfig;
 
 use crate::config::{self, *};
@@ -68,9 +66,12 @@ impl TxView {
         let hash = envelope.hash(network_id).map_err(|e| e.to_string())?;
         let size = xdr_bytes(&envelope).len() as u32;
         let (tx, signatures, fee_bump, inner_hash) = match &envelope {
-            TransactionEnvelope::TxV0(v0) => {
-                (Transaction::from(&v0.tx), v0.signatures.to_vec(), None, hash)
-            }
+            TransactionEnvelope::TxV0(v0) => (
+                Transaction::from(&v0.tx),
+                v0.signatures.to_vec(),
+                None,
+                hash,
+            ),
             TransactionEnvelope::Tx(v1) => (v1.tx.clone(), v1.signatures.to_vec(), None, hash),
             TransactionEnvelope::TxFeeBump(fb) => {
                 let FeeBumpTransactionInnerTx::Tx(inner) = &fb.tx.inner_tx;
@@ -280,7 +281,10 @@ impl Node {
                     Ok(()) => {
                         self.cached_modules.insert(code.hash.clone());
                     }
-                    Err(e) => eprintln!("localnet: cannot cache module {}: {e:?}", hex::encode(code.hash.0)),
+                    Err(e) => eprintln!(
+                        "localnet: cannot cache module {}: {e:?}",
+                        hex::encode(code.hash.0)
+                    ),
                 }
             } else if !live && self.cached_modules.remove(&code.hash) {
                 let _ = self.module_cache.remove_module(&code.hash);
@@ -345,17 +349,33 @@ impl Node {
         if self.queued(&view.hash) {
             return Submitted::Duplicate;
         }
-        // One transaction per source account (and fee source) in the queue at a time.
-        let (source, fee_source) = (view.source(), view.fee_source());
-        if self.queue.iter().any(|p| {
-            let (s, f) = (p.view.source(), p.view.fee_source());
-            s == source || s == fee_source || f == source || f == fee_source
-        }) {
+        // One transaction per source account in the queue at a time, as stellar-core's
+        // TransactionQueue: a fee source may pay for several (a fee bump over channel accounts)
+        // as long as its balance covers all their fees.
+        let source = view.source();
+        if self.queue.iter().any(|p| p.view.source() == source) {
             return Submitted::TryAgainLater;
         }
         let next = self.latest_ledger() + 1;
         let close_time = self.state.latest.close_time;
         if let Err(refusal) = self.check_valid(&view, &BTreeMap::new(), next, close_time, true) {
+            return Submitted::Error(self.refused_result(&view, refusal));
+        }
+        let fee_source = view.fee_source();
+        let queued_fees: i64 = self
+            .queue
+            .iter()
+            .filter(|p| p.view.fee_source() == fee_source)
+            .map(|p| p.view.fee_charged_upfront())
+            .sum();
+        let payer = view_of(&self.state, &BTreeMap::new(), &account_key(&fee_source))
+            .map(|s| available_balance(as_account(&s.entry)))
+            .unwrap_or_default();
+        if payer - view.fee_charged_upfront() < queued_fees {
+            let refusal = match view.fee_bump {
+                Some(_) => Refusal::Outer(TransactionResultResult::TxInsufficientBalance),
+                None => Refusal::Inner(InnerTransactionResultResult::TxInsufficientBalance),
+            };
             return Submitted::Error(self.refused_result(&view, refusal));
         }
         let mut pending = Pending {
@@ -428,8 +448,13 @@ impl Node {
                 let hash = view.hash;
                 let mut used = vec![false; fb.signatures.len()];
                 let account = as_account(&fee_source.entry);
-                if !signed_enough(&fb.signatures, &mut used, &hash, account, threshold(account, 0))
-                {
+                if !signed_enough(
+                    &fb.signatures,
+                    &mut used,
+                    &hash,
+                    account,
+                    threshold(account, 0),
+                ) {
                     return Err(Refusal::Outer(O::TxBadAuth));
                 }
                 if used.iter().any(|u| !u) {
@@ -495,7 +520,13 @@ impl Node {
         if check_signatures {
             let mut used = vec![false; view.signatures.len()];
             let hash = view.inner_hash;
-            if !signed_enough(&view.signatures, &mut used, &hash, source, threshold(source, 0)) {
+            if !signed_enough(
+                &view.signatures,
+                &mut used,
+                &hash,
+                source,
+                threshold(source, 0),
+            ) {
                 return Err(Refusal::Inner(I::TxBadAuth));
             }
             for op in tx.operations.iter() {
@@ -504,8 +535,7 @@ impl Node {
                     .as_ref()
                     .map(account_of)
                     .unwrap_or_else(|| view.source());
-                let Some(account) = view_of(&self.state, changes, &account_key(&op_source))
-                else {
+                let Some(account) = view_of(&self.state, changes, &account_key(&op_source)) else {
                     // The operation fails when applied (opNO_ACCOUNT); nothing to check here.
                     continue;
                 };
@@ -587,7 +617,10 @@ impl Node {
         let mut keep = Vec::new();
         for mut pending in std::mem::take(&mut self.queue) {
             if pending.drop {
-                eprintln!("localnet: dropped {} from the queue (fault)", pending.view.hash_hex());
+                eprintln!(
+                    "localnet: dropped {} from the queue (fault)",
+                    pending.view.hash_hex()
+                );
                 continue;
             }
             if pending.wait_ledgers > 0 {
@@ -938,7 +971,12 @@ impl Node {
 }
 
 /// A fee bump of `inner` paid by `fee_source` (tests, and callers without their own SDK).
-pub fn fee_bump(inner: TransactionV1Envelope, fee_source: &SigningKey, fee: i64, network_id: [u8; 32]) -> TransactionEnvelope {
+pub fn fee_bump(
+    inner: TransactionV1Envelope,
+    fee_source: &SigningKey,
+    fee: i64,
+    network_id: [u8; 32],
+) -> TransactionEnvelope {
     let fee_source_bytes = fee_source.verifying_key().to_bytes();
     let tx = FeeBumpTransaction {
         fee_source: MuxedAccount::Ed25519(Uint256(fee_source_bytes)),
@@ -959,7 +997,12 @@ pub fn sign_hash(key: &SigningKey, hash: &[u8; 32]) -> DecoratedSignature {
     let public = key.verifying_key().to_bytes();
     DecoratedSignature {
         hint: SignatureHint(public[28..].try_into().expect("4 bytes")),
-        signature: key.sign(hash).to_bytes().to_vec().try_into().expect("64 bytes"),
+        signature: key
+            .sign(hash)
+            .to_bytes()
+            .to_vec()
+            .try_into()
+            .expect("64 bytes"),
     }
 }
 
@@ -1119,10 +1162,15 @@ pub fn record_sequence_change(account: &mut AccountEntry, ledger: u32, close_tim
         AccountEntryExt::V1(v1) => v1,
         AccountEntryExt::V0 => {
             account.ext = AccountEntryExt::V1(AccountEntryExtensionV1 {
-                liabilities: Liabilities { buying: 0, selling: 0 },
+                liabilities: Liabilities {
+                    buying: 0,
+                    selling: 0,
+                },
                 ext: AccountEntryExtensionV1Ext::V0,
             });
-            let AccountEntryExt::V1(v1) = &mut account.ext else { unreachable!() };
+            let AccountEntryExt::V1(v1) = &mut account.ext else {
+                unreachable!()
+            };
             v1
         }
     };
@@ -1340,10 +1388,13 @@ fn create_account(ctx: &mut Ctx, source: &AccountId, op: &CreateAccountOp) -> Cr
 fn trustline_asset(asset: &Asset) -> Option<(TrustLineAsset, AccountId)> {
     match asset {
         Asset::Native => None,
-        Asset::CreditAlphanum4(a) => Some((TrustLineAsset::CreditAlphanum4(a.clone()), a.issuer.clone())),
-        Asset::CreditAlphanum12(a) => {
-            Some((TrustLineAsset::CreditAlphanum12(a.clone()), a.issuer.clone()))
+        Asset::CreditAlphanum4(a) => {
+            Some((TrustLineAsset::CreditAlphanum4(a.clone()), a.issuer.clone()))
         }
+        Asset::CreditAlphanum12(a) => Some((
+            TrustLineAsset::CreditAlphanum12(a.clone()),
+            a.issuer.clone(),
+        )),
     }
 }
 

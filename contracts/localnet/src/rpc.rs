@@ -12,8 +12,8 @@ use soroban_env_host::xdr::{
     TransactionEnvelope, TtlEntry, Uint256,
 };
 use soroban_simulation::simulation::{
-    simulate_extend_ttl_op, simulate_restore_op,
-    SimulationAdjustmentConfig, SimulationAdjustmentFactor,
+    simulate_extend_ttl_op, simulate_restore_op, SimulationAdjustmentConfig,
+    SimulationAdjustmentFactor,
 };
 
 use crate::config::{self, PROTOCOL_VERSION};
@@ -56,7 +56,11 @@ pub fn handle(shared: &Shared, request: Request) -> Reply {
     let switch = request.path == "/"
         && serde_json::from_slice::<Value>(&request.body)
             .ok()
-            .and_then(|v| v.get("method").and_then(Value::as_str).map(|m| m.starts_with("kazi_")))
+            .and_then(|v| {
+                v.get("method")
+                    .and_then(Value::as_str)
+                    .map(|m| m.starts_with("kazi_"))
+            })
             .unwrap_or(false);
     if !switch {
         let mut node = shared.node.lock().unwrap();
@@ -70,7 +74,9 @@ pub fn handle(shared: &Shared, request: Request) -> Reply {
         ("GET", "/friendbot") | ("POST", "/friendbot") => friendbot(shared, &request.query),
         // Not Stellar RPC's: a readiness check for process supervisors (scripts/run.py).
         ("GET", "/health") => Reply::Json(200, br#"{"status":"healthy"}"#.to_vec()),
-        (_, "/") | (_, "/friendbot") => Reply::Json(405, br#"{"error":"method not allowed"}"#.to_vec()),
+        (_, "/") | (_, "/friendbot") => {
+            Reply::Json(405, br#"{"error":"method not allowed"}"#.to_vec())
+        }
         _ => Reply::Json(404, br#"{"error":"not found"}"#.to_vec()),
     }
 }
@@ -83,7 +89,12 @@ fn jsonrpc(shared: &Shared, body: &[u8]) -> Reply {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => {
-            return Reply::Json(200, error_response(Value::Null, -32700, "parse error").to_string().into_bytes())
+            return Reply::Json(
+                200,
+                error_response(Value::Null, -32700, "parse error")
+                    .to_string()
+                    .into_bytes(),
+            )
         }
     };
     if let Some(method) = parsed.get("method").and_then(Value::as_str) {
@@ -125,16 +136,27 @@ fn one_call(shared: &Shared, call: &Value, lost: &mut bool) -> Option<Value> {
         return Some(error_response(Value::Null, -32600, "invalid request"));
     };
     let id = call.get("id").cloned();
-    let valid_id = matches!(id, None | Some(Value::Null | Value::String(_) | Value::Number(_)));
+    let valid_id = matches!(
+        id,
+        None | Some(Value::Null | Value::String(_) | Value::Number(_))
+    );
     let method = call.get("method").and_then(Value::as_str);
     if call.get("jsonrpc") != Some(&json!("2.0")) || method.is_none() || !valid_id {
-        return Some(error_response(id.unwrap_or(Value::Null), -32600, "invalid request"));
+        return Some(error_response(
+            id.unwrap_or(Value::Null),
+            -32600,
+            "invalid request",
+        ));
     }
     let params = match call.get("params") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(p @ Value::Object(_)) => p.clone(),
         Some(_) => {
-            return Some(error_response(id.unwrap_or(Value::Null), -32602, "invalid params: an object is expected"))
+            return Some(error_response(
+                id.unwrap_or(Value::Null),
+                -32602,
+                "invalid params: an object is expected",
+            ))
         }
     };
     let outcome = dispatch(shared, method.unwrap(), &params, lost);
@@ -200,7 +222,10 @@ fn get_u32(params: &Value, name: &str) -> Result<Option<u32>, RpcError> {
 }
 
 fn latest(node: &Node) -> (u32, String) {
-    (node.state.latest.sequence, node.state.latest.close_time.to_string())
+    (
+        node.state.latest.sequence,
+        node.state.latest.close_time.to_string(),
+    )
 }
 
 fn get_health(shared: &Shared) -> Outcome {
@@ -247,8 +272,11 @@ fn get_ledger_entries(shared: &Shared, params: &Value) -> Outcome {
     }
     let mut parsed = Vec::new();
     for key in keys {
-        let text = key.as_str().ok_or_else(|| invalid_params("keys: strings are required"))?;
-        let key: LedgerKey = from_b64(text).map_err(|e| invalid_params(format!("cannot unmarshal key value {text}: {e}")))?;
+        let text = key
+            .as_str()
+            .ok_or_else(|| invalid_params("keys: strings are required"))?;
+        let key: LedgerKey = from_b64(text)
+            .map_err(|e| invalid_params(format!("cannot unmarshal key value {text}: {e}")))?;
         parsed.push((text.to_string(), key));
     }
     let node = shared.node.lock().unwrap();
@@ -257,12 +285,9 @@ fn get_ledger_entries(shared: &Shared, params: &Value) -> Outcome {
     for (text, key) in parsed {
         if let LedgerKey::Ttl(ttl_key) = &key {
             // A TTL entry, as core keeps them beside the entry they belong to.
-            if let Some((stored_key, stored)) = node
-                .state
-                .entries
-                .iter()
-                .find(|(k, s)| s.live_until.is_some() && sha256(&xdr_bytes(*k)) == ttl_key.key_hash.0)
-            {
+            if let Some((stored_key, stored)) = node.state.entries.iter().find(|(k, s)| {
+                s.live_until.is_some() && sha256(&xdr_bytes(*k)) == ttl_key.key_hash.0
+            }) {
                 if node.state.live(stored_key, ledger + 1).is_some() {
                     let data = LedgerEntryData::Ttl(TtlEntry {
                         key_hash: ttl_key.key_hash.clone(),
@@ -315,7 +340,10 @@ fn tx_fields(record: &TxRecord) -> Value {
 fn get_transaction(shared: &Shared, params: &Value) -> Outcome {
     let hash = get_str(params, "hash")?.to_ascii_lowercase();
     if hash.len() != 64 || hex::decode(&hash).is_err() {
-        return Err(invalid_params(format!("unexpected hash length ({})", hash.len())));
+        return Err(invalid_params(format!(
+            "unexpected hash length ({})",
+            hash.len()
+        )));
     }
     let node = shared.node.lock().unwrap();
     let state = &node.state;
@@ -400,7 +428,8 @@ fn simulate_transaction(shared: &Shared, params: &Value) -> Outcome {
             };
             let source = view.source();
             let seed = sha256(&[view.hash.as_slice(), b"simulation"].concat());
-            let simulated = crate::soroban::simulate_invoke(&node, &source, op, auth_mode, &adjustment, seed);
+            let simulated =
+                crate::soroban::simulate_invoke(&node, &source, op, auth_mode, &adjustment, seed);
             let simulated = match simulated {
                 Ok(s) => s,
                 Err(e) => {
@@ -408,7 +437,11 @@ fn simulate_transaction(shared: &Shared, params: &Value) -> Outcome {
                     return Ok(answer);
                 }
             };
-            answer["events"] = json!(simulated.diagnostic_events.iter().map(b64).collect::<Vec<_>>());
+            answer["events"] = json!(simulated
+                .diagnostic_events
+                .iter()
+                .map(b64)
+                .collect::<Vec<_>>());
             answer["cost"] = json!({
                 "cpuInsns": simulated.simulated_instructions.to_string(),
                 "memBytes": simulated.simulated_memory.to_string(),
@@ -456,7 +489,14 @@ fn simulate_transaction(shared: &Shared, params: &Value) -> Outcome {
                 return Ok(answer);
             };
             let keys = data.resources.footprint.read_only.to_vec();
-            match simulate_extend_ttl_op(&snapshot, &node.network, &adjustment, &info, &keys, op.extend_to) {
+            match simulate_extend_ttl_op(
+                &snapshot,
+                &node.network,
+                &adjustment,
+                &info,
+                &keys,
+                op.extend_to,
+            ) {
                 Ok(r) => Some(r.transaction_data),
                 Err(e) => {
                     answer["error"] = json!(format!("{e:#}"));
@@ -526,18 +566,27 @@ fn get_events(shared: &Shared, params: &Value) -> Outcome {
     let state = &node.state;
     let (latest_ledger, oldest) = (state.latest.sequence, state.oldest_ledger);
     let pagination = params.get("pagination").cloned().unwrap_or(Value::Null);
-    let cursor = pagination.get("cursor").and_then(Value::as_str).map(str::to_string);
+    let cursor = pagination
+        .get("cursor")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let limit = match pagination.get("limit") {
         None | Some(Value::Null) => DEFAULT_EVENTS_LIMIT,
         Some(v) => match v.as_u64() {
             Some(n) if n >= 1 && (n as usize) <= MAX_EVENTS_LIMIT => n as usize,
-            _ => return Err(invalid_params(format!("limit must not exceed {MAX_EVENTS_LIMIT}"))),
+            _ => {
+                return Err(invalid_params(format!(
+                    "limit must not exceed {MAX_EVENTS_LIMIT}"
+                )))
+            }
         },
     };
     let start = get_u32(params, "startLedger")?;
     let end = get_u32(params, "endLedger")?;
     if cursor.is_some() && (start.is_some() || end.is_some()) {
-        return Err(invalid_params("ledger ranges and cursor cannot both be set"));
+        return Err(invalid_params(
+            "ledger ranges and cursor cannot both be set",
+        ));
     }
     let start = match (&cursor, start) {
         (Some(_), _) => oldest,
@@ -569,14 +618,19 @@ fn get_events(shared: &Shared, params: &Value) -> Outcome {
                 };
                 let contract_ok = match filter.get("contractIds").and_then(Value::as_array) {
                     None => true,
-                    Some(ids) => ids.is_empty() || ids.iter().any(|id| id.as_str() == Some(&event.contract_id)),
+                    Some(ids) => {
+                        ids.is_empty()
+                            || ids.iter().any(|id| id.as_str() == Some(&event.contract_id))
+                    }
                 };
                 let topics_ok = match filter.get("topics").and_then(Value::as_array) {
                     None => true,
                     Some(topics) => {
                         topics.is_empty()
                             || topics.iter().any(|t| {
-                                t.as_array().is_some_and(|segments| topic_matches(segments, &event.topics_xdr))
+                                t.as_array().is_some_and(|segments| {
+                                    topic_matches(segments, &event.topics_xdr)
+                                })
                             })
                     }
                 };
@@ -588,7 +642,10 @@ fn get_events(shared: &Shared, params: &Value) -> Outcome {
         if event.ledger < start.max(oldest) || event.ledger >= end {
             continue;
         }
-        if cursor.as_ref().is_some_and(|c| event.id.as_str() <= c.as_str()) {
+        if cursor
+            .as_ref()
+            .is_some_and(|c| event.id.as_str() <= c.as_str())
+        {
             continue;
         }
         if !matches(event) {
@@ -658,11 +715,16 @@ fn distribution(mut fees: Vec<i64>, ledgers: usize) -> Value {
         fees.push(config::BASE_FEE);
     }
     fees.sort_unstable();
-    let pick = |p: usize| fees[((fees.len() * p).div_ceil(100)).clamp(1, fees.len()) - 1].to_string();
+    let pick =
+        |p: usize| fees[((fees.len() * p).div_ceil(100)).clamp(1, fees.len()) - 1].to_string();
     let mut mode = (fees[0], 0usize);
     let mut run = (fees[0], 0usize);
     for &fee in &fees {
-        run = if fee == run.0 { (fee, run.1 + 1) } else { (fee, 1) };
+        run = if fee == run.0 {
+            (fee, run.1 + 1)
+        } else {
+            (fee, 1)
+        };
         if run.1 > mode.1 {
             mode = run;
         }
@@ -682,8 +744,14 @@ fn distribution(mut fees: Vec<i64>, ledgers: usize) -> Value {
 fn get_fee_stats(shared: &Shared) -> Outcome {
     let node = shared.node.lock().unwrap();
     let history = &node.state.fee_history;
-    let classic: Vec<i64> = history.iter().flat_map(|(_, c, _)| c.iter().copied()).collect();
-    let soroban: Vec<i64> = history.iter().flat_map(|(_, _, s)| s.iter().copied()).collect();
+    let classic: Vec<i64> = history
+        .iter()
+        .flat_map(|(_, c, _)| c.iter().copied())
+        .collect();
+    let soroban: Vec<i64> = history
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().copied())
+        .collect();
     Ok(json!({
         "sorobanInclusionFee": distribution(soroban, history.len()),
         "inclusionFee": distribution(classic, history.len()),
@@ -700,7 +768,8 @@ fn kazi_faults(shared: &Shared, params: &Value) -> Outcome {
     }
     if let Some(hold) = params.get("holdTransactions") {
         let count = get_u32(hold, "count")?.unwrap_or(1);
-        let ledgers = get_u32(hold, "ledgers")?.ok_or_else(|| invalid_params("holdTransactions.ledgers is required"))?;
+        let ledgers = get_u32(hold, "ledgers")?
+            .ok_or_else(|| invalid_params("holdTransactions.ledgers is required"))?;
         node.faults.hold = (count > 0 && ledgers > 0).then_some((count, ledgers));
     }
     if let Some(n) = get_u32(params, "dropTransactions")? {
@@ -742,7 +811,9 @@ fn kazi_skip_ledgers(shared: &Shared, params: &Value) -> Outcome {
     node.skip_ledgers(count, seconds, now());
     let _ = save(shared, &mut node);
     shared.closed.notify_all();
-    Ok(json!({"sequence": node.state.latest.sequence, "closeTime": node.state.latest.close_time.to_string()}))
+    Ok(
+        json!({"sequence": node.state.latest.sequence, "closeTime": node.state.latest.close_time.to_string()}),
+    )
 }
 
 fn kazi_close_ledger(shared: &Shared) -> Outcome {
@@ -786,14 +857,21 @@ fn friendbot(shared: &Shared, query: &str) -> Reply {
         return problem(400, "Bad Request", "addr is required", json!({}));
     };
     let Ok(key) = stellar_strkey::ed25519::PublicKey::from_string(&address) else {
-        return problem(400, "Bad Request", "addr is not a valid account address", json!({}));
+        return problem(
+            400,
+            "Bad Request",
+            "addr is not a valid account address",
+            json!({}),
+        );
     };
     let destination = AccountId(PublicKey::PublicKeyTypeEd25519(Uint256(key.0)));
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut node = shared.node.lock().unwrap();
     if node
         .state
-        .get(&LedgerKey::Account(LedgerKeyAccount { account_id: destination.clone() }))
+        .get(&LedgerKey::Account(LedgerKeyAccount {
+            account_id: destination.clone(),
+        }))
         .is_some()
     {
         return problem(
@@ -809,7 +887,11 @@ fn friendbot(shared: &Shared, query: &str) -> Reply {
         match node.submit(view) {
             Submitted::Pending | Submitted::Duplicate => break hash,
             Submitted::TryAgainLater if Instant::now() < deadline => {
-                node = shared.closed.wait_timeout(node, Duration::from_millis(200)).unwrap().0;
+                node = shared
+                    .closed
+                    .wait_timeout(node, Duration::from_millis(200))
+                    .unwrap()
+                    .0;
             }
             Submitted::TryAgainLater => {
                 return problem(503, "Timeout", "friendbot is busy; try again", json!({}))
@@ -846,8 +928,17 @@ fn friendbot(shared: &Shared, query: &str) -> Reply {
             return Reply::Json(200, body.to_string().into_bytes());
         }
         if Instant::now() >= deadline {
-            return problem(504, "Timeout", "friendbot's transaction is still pending", json!({"hash": hash}));
+            return problem(
+                504,
+                "Timeout",
+                "friendbot's transaction is still pending",
+                json!({"hash": hash}),
+            );
         }
-        node = shared.closed.wait_timeout(node, Duration::from_millis(200)).unwrap().0;
+        node = shared
+            .closed
+            .wait_timeout(node, Duration::from_millis(200))
+            .unwrap()
+            .0;
     }
 }

@@ -17,7 +17,9 @@ use soroban_env_host::xdr::{
 use soroban_env_host::HostError;
 
 use crate::config::{self, TX_MAX_CONTRACT_EVENTS_SIZE_BYTES};
-use crate::node::{events_fee, new_budget, non_refundable_fee, rent_fee, success_hash, Ctx, Node, TxView};
+use crate::node::{
+    events_fee, new_budget, non_refundable_fee, rent_fee, success_hash, Ctx, Node, TxView,
+};
 use crate::state::{durability, sha256, xdr_bytes, State, Stored};
 
 fn persistent(key: &LedgerKey) -> bool {
@@ -101,7 +103,11 @@ pub fn invoke(
         });
     }
     if read_bytes > resources.disk_read_bytes {
-        eprintln!("localnet: {}: read {read_bytes} bytes from disk, {} declared", view.hash_hex(), resources.disk_read_bytes);
+        eprintln!(
+            "localnet: {}: read {read_bytes} bytes from disk, {} declared",
+            view.hash_hex(),
+            resources.disk_read_bytes
+        );
         return InvokeHostFunctionResult::ResourceLimitExceeded;
     }
 
@@ -180,7 +186,11 @@ pub fn invoke(
         .filter_map(|c| c.encoded_new_value.as_ref().map(|v| v.len() as u32))
         .sum();
     if written > resources.write_bytes {
-        eprintln!("localnet: {}: wrote {written} bytes, {} declared", view.hash_hex(), resources.write_bytes);
+        eprintln!(
+            "localnet: {}: wrote {written} bytes, {} declared",
+            view.hash_hex(),
+            resources.write_bytes
+        );
         return InvokeHostFunctionResult::ResourceLimitExceeded;
     }
     let rent = rent_fee(&extract_rent_changes(&result.ledger_changes), ledger);
@@ -198,7 +208,10 @@ pub fn invoke(
         let old = ctx.get(&key);
         if change.read_only {
             if let (Some(ttl), Some(mut stored)) = (&change.ttl_change, old) {
-                if stored.live_until.is_some_and(|u| ttl.new_live_until_ledger > u) {
+                if stored
+                    .live_until
+                    .is_some_and(|u| ttl.new_live_until_ledger > u)
+                {
                     stored.live_until = Some(ttl.new_live_until_ledger);
                     ctx.put(stored.entry, stored.live_until);
                 }
@@ -300,7 +313,9 @@ pub fn extend(
     let mut changes = Vec::new();
     for key in footprint.read_only.iter() {
         let Some(stored) = ctx.get(key) else { continue };
-        let Some(until) = stored.live_until else { continue };
+        let Some(until) = stored.live_until else {
+            continue;
+        };
         if stored.expired_at(ledger) || until >= target {
             continue;
         }

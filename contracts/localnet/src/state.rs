@@ -52,7 +52,10 @@ pub fn key_of(entry: &LedgerEntry) -> LedgerKey {
         LedgerEntryData::ContractCode(c) => LedgerKey::ContractCode(LedgerKeyContractCode {
             hash: c.hash.clone(),
         }),
-        other => panic!("entries of type {:?} are not kept here", other.discriminant()),
+        other => panic!(
+            "entries of type {:?} are not kept here",
+            other.discriminant()
+        ),
     }
 }
 
@@ -154,8 +157,7 @@ impl State {
     /// The entry as a transaction in `ledger` sees it: expired temporary entries are gone.
     pub fn live(&self, key: &LedgerKey, ledger: u32) -> Option<&Stored> {
         let stored = self.entries.get(key)?;
-        if stored.expired_at(ledger) && durability(key) == Some(ContractDataDurability::Temporary)
-        {
+        if stored.expired_at(ledger) && durability(key) == Some(ContractDataDurability::Temporary) {
             return None;
         }
         Some(stored)
