@@ -126,6 +126,9 @@ bench: $(STAMP)
 	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
 	$(PY) scripts/bench.py payouts --jobs 10
 	$(PY) scripts/bench.py pages --requests 200
+	@if [ -x $(LOCALNET_BIN) ]; then \
+	  $(PY) scripts/bench.py chain --lifecycles 200 --channels 1,4,16 --ledger-close-ms 1000; \
+	else echo "bench chain: no local network ($(LOCALNET_BIN)): make localnet-build"; fi
 
 # A customer pays an escrow by Pay Bill, through the running sandbox (which calls our registered
 # validation and confirmation URLs): make pay REF=ESCROW_XXXXXXXX AMOUNT=1500 [PHONE=2547...]

@@ -12,10 +12,16 @@ assigned, then completed one at a time and then all at once; prints how long the
 request took and how long until the payout was `completed` (reached through the provider's own
 news, posted by the sandbox). Scenario "pages": `make run` again; an employer with funded jobs
 logs in through the login form, then each web page is fetched N times one after another (as one
-person clicking, so the time is the server's, not a queue's); prints p50 and p95 per page."""
+person clicking, so the time is the server's, not a queue's); prints p50 and p95 per page.
+Scenario "chain": the local Stellar network (contracts/localnet) with a ledger every
+--ledger-close-ms, the contract and 16 channel accounts deployed as `make run-soroban` does, then
+for each N of --channels the Stellar service (soroban backend, STELLAR_CHANNELS=N) takes
+--lifecycles escrow lifecycles side by side; prints operations per ledger and lifecycles per
+hour."""
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -495,9 +501,98 @@ def pages(args: argparse.Namespace) -> None:
             )
 
 
+def chain(args: argparse.Namespace) -> None:
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(ROOT))
+    from stellar_service.process import free_port, running_service
+
+    counts = [int(n) for n in args.channels.split(",")]
+    binary = ROOT / "contracts/target/debug/kazi-localnet"
+    if not binary.is_file():
+        sys.exit(f"chain: no local network at {binary}: make localnet-build (needs Rust)")
+    with tempfile.TemporaryDirectory() as tmp:
+        var_dir, port = Path(tmp), free_port()
+        rpc = f"http://127.0.0.1:{port}"
+        network = subprocess.Popen(  # noqa: S603 - our own binary
+            [
+                *(str(binary), "--port", str(port), "--state-dir", str(var_dir / "localnet")),
+                *("--ledger-close-ms", str(args.ledger_close_ms)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+        def ledger() -> int:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "getLatestLedger"}
+            return httpx.post(rpc, json=body, timeout=10).json()["result"]["sequence"]
+
+        try:
+            for _ in range(100):
+                with contextlib.suppress(httpx.HTTPError):
+                    ledger()
+                    break
+                time.sleep(0.1)
+            env = {**os.environ, "KAZI_VAR_DIR": tmp, "LOCALNET_CHANNELS": str(max(counts))}
+            subprocess.run(  # noqa: S603 - our own script, as make run-soroban deploys
+                [sys.executable, str(ROOT / "scripts/run.py"), "--deploy-localnet", rpc],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            settings = dict(
+                line.split("=", 1)
+                for line in (var_dir / "localnet/stellar.env").read_text().splitlines()
+            )
+            payee = settings["STELLAR_FUNDER_ACCOUNT"]  # holds a KES trustline
+            print(
+                f"chain: {args.lifecycles} escrow lifecycles (create, fund, assign, release) per "
+                f"run, a ledger every {args.ledger_close_ms} ms, the soroban backend"
+            )
+            for n in counts:
+                service_dir = var_dir / f"service-{n}"
+                service_dir.mkdir()
+                key = settings["STELLAR_CONTRACT_API_KEY"]
+                with running_service(
+                    service_dir, key, {**settings, "STELLAR_CHANNELS": str(n)}
+                ) as (url, _):
+                    client = httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=300)
+
+                    def lifecycle(i: int, n: int = n, client: httpx.Client = client) -> None:
+                        ref = f"ESCROW_{n:02d}{i:06d}"
+                        for operation, body in (
+                            ("create", {"amount": 15_000_000_000}),
+                            ("fund", {"amount": 15_000_000_000}),
+                            ("assign", {"payee": payee}),
+                            ("release", {}),
+                        ):
+                            answer = client.post(
+                                f"/api/escrow/{operation}",
+                                json={"contract_id": ref, **body},
+                                headers={"Idempotency-Key": f"{ref}:{operation}"},
+                            )
+                            assert answer.status_code == 200, answer.text
+
+                    first, started = ledger(), time.perf_counter()
+                    with ThreadPoolExecutor(max(2 * n, 4)) as pool:
+                        list(pool.map(lifecycle, range(args.lifecycles)))
+                    ledgers = max(ledger() - first, 1)
+                    elapsed = time.perf_counter() - started
+                per_ledger = 4 * args.lifecycles / ledgers
+                per_hour = 3600 / (ledgers * 5) * args.lifecycles  # at pubnet's 5 s ledgers
+                print(
+                    f"  N={n:<3} {ledgers:5d} ledgers, {per_ledger:5.2f} operations per ledger "
+                    f"({per_ledger / n:4.2f} N), {per_hour:7.0f} lifecycles per hour at 5 s "
+                    f"ledgers ({elapsed:.0f} s here)"
+                )
+        finally:
+            network.terminate()
+            network.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["callbacks", "ussd", "stellar", "payouts", "pages"])
+    parser.add_argument("scenario", choices=[*SCENARIOS])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
@@ -505,15 +600,21 @@ def main() -> None:
     parser.add_argument(
         "--providers", default="mpesa_b2c,intasend,intersend", help="payouts: which providers"
     )
+    parser.add_argument("--lifecycles", type=int, default=200, help="chain: per N")
+    parser.add_argument("--channels", default="1,4,16", help="chain: the N to measure")
+    parser.add_argument("--ledger-close-ms", type=int, default=5000, help="chain")
     args = parser.parse_args()
-    scenarios = {
-        "callbacks": callbacks,
-        "ussd": ussd,
-        "stellar": stellar,
-        "payouts": payouts,
-        "pages": pages,
-    }
-    scenarios[args.scenario](args)
+    SCENARIOS[args.scenario](args)
+
+
+SCENARIOS = {
+    "callbacks": callbacks,
+    "ussd": ussd,
+    "stellar": stellar,
+    "payouts": payouts,
+    "pages": pages,
+    "chain": chain,
+}
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ LOCALNET_PASSPHRASE = "Standalone Network ; February 2017"
 # 0.1 XLM, would refuse it).
 LOCALNET_DEPLOY_MAX_FEE = "10000000000"
 LOCALNET_SERVICE_MAX_FEE = "100000000"
-LOCALNET_CHANNELS = 4
+LOCALNET_CHANNELS = int(os.environ.get("LOCALNET_CHANNELS") or 4)  # make bench: 16
 LOCALNET_CHANNEL_STROOPS = 100_000_000  # 10 XLM: a channel's reserve and more; fees are bumped
 
 

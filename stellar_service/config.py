@@ -72,7 +72,9 @@ class Config:
     operator_secret: str = field(default="", repr=False)  # S...; signs every write but resolve
     arbiter_secret: str = field(default="", repr=False)  # S...; signs resolve (else the operator)
     funder_account: str = LOCAL_FUNDER_ACCOUNT  # G...: the float whose tokens fund escrows
-    max_fee: int = 1_000_000  # stroops a transaction may pay (0.1 XLM)
+    # Stroops a transaction may pay (4 XLM): a create pays about 3.6 M in rent, and the first write
+    # of a day also extends the contract instance and code, about 25 M more (contract README).
+    max_fee: int = 40_000_000
     # Transactions' source accounts (S...); none: the operator is the only source.
     channel_secrets: tuple[str, ...] = field(default=(), repr=False)
     fee_account_secret: str = field(default="", repr=False)  # S...; pays by fee bump
@@ -130,7 +132,7 @@ class Config:
             operator_secret=operator_secret,
             arbiter_secret=arbiter_secret,
             funder_account=_env("STELLAR_FUNDER_ACCOUNT") or default_funder,
-            max_fee=_int("STELLAR_MAX_FEE", 1_000_000),
+            max_fee=_int("STELLAR_MAX_FEE", 40_000_000),
             channel_secrets=channel_secrets[:channels],
             fee_account_secret=fee_account_secret,
             low_balance=_stroops("STELLAR_LOW_BALANCE_XLM", "5"),

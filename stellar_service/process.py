@@ -22,15 +22,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(var_dir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start `python -m stellar_service`, wait until it answers, yield its URL and process, stop
-    it."""
+def running_service(
+    var_dir: Path, api_key: str, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `python -m stellar_service` (the local backend unless `settings` say otherwise),
+    wait until it answers, yield its URL and process, stop it."""
     port = free_port()
     env = {
         **os.environ,
+        "STELLAR_BACKEND": "local",
+        **(settings or {}),
         "STELLAR_PORT": str(port),
         "STELLAR_CONTRACT_API_KEY": api_key,
-        "STELLAR_BACKEND": "local",
         "KAZI_VAR_DIR": str(var_dir),
         "STELLAR_SERVICE_DB": str(var_dir / "stellar-service.sqlite3"),
     }
