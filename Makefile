@@ -126,6 +126,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench.py stellar --requests 2000 --concurrency 8
 	$(PY) scripts/bench.py payouts --jobs 10
 	$(PY) scripts/bench.py pages --requests 200
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then $(PY) scripts/bench.py http; else echo "bench http: skipped: needs DATABASE_URL (PostgreSQL) and REDIS_URL set"; fi
 	@if [ -x $(LOCALNET_BIN) ]; then \
 	  $(PY) scripts/bench.py chain --lifecycles 200 --channels 1,4,16 --ledger-close-ms 1000; \
 	else echo "bench chain: no local network ($(LOCALNET_BIN)): make localnet-build"; fi

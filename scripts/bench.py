@@ -17,7 +17,10 @@ Scenario "chain": the local Stellar network (contracts/localnet) with a ledger e
 --ledger-close-ms, the contract and 16 channel accounts deployed as `make run-soroban` does, then
 for each N of --channels the Stellar service (soroban backend, STELLAR_CHANNELS=N) takes
 --lifecycles escrow lifecycles side by side; prints operations per ledger and lifecycles per
-hour."""
+hour. Scenario "http": measured with a real load generator, wrk, against gunicorn on PostgreSQL
+and Redis (DATABASE_URL, REDIS_URL): the no-op, the C2B confirmation (10% duplicate TransIDs over
+500 escrows), the C2B validation and an employer's GET /api/jobs/, one after another; then the same
+writes as one confirmation makes, given to PostgreSQL directly by pgbench in a scratch schema."""
 
 import argparse
 import asyncio
@@ -48,8 +51,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(jobs: int) -> list[str]:
-    """Migrate, then post `jobs` jobs; returns their escrow references."""
+def prepare(jobs: int, budget: Decimal = Decimal("1000")) -> list[str]:
+    """Migrate, then post `jobs` jobs of `budget`; returns their escrow references."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kazi.settings")
     import django
@@ -71,7 +74,7 @@ def prepare(jobs: int) -> list[str]:
     )
     return [
         job_create(
-            employer=employer, title="Bench", description="Bench", budget=Decimal("1000")
+            employer=employer, title="Bench", description="Bench", budget=budget
         ).escrow.contract_id
         for _ in range(jobs)
     ]
@@ -590,12 +593,315 @@ def chain(args: argparse.Namespace) -> None:
             network.wait(timeout=30)
 
 
+WRK_LUA = """
+local refs = {%(refs)s}
+local threads = 0
+local counter, uniques = 0, 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 100 + tid)
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+request = function()
+  counter = counter + 1
+  local k
+  if counter %% 10 == 0 and uniques > 0 then
+    k = math.random(uniques)  -- every tenth request repeats one this thread sent
+  else
+    uniques = uniques + 1
+    k = uniques
+  end
+  local body = string.format(
+    '{"TransactionType": "Pay Bill", "TransID": "%(prefix)s%%02d%%09d", '
+    .. '"TransTime": "20261123101500", "TransAmount": "10.00", "BusinessShortCode": "600000", '
+    .. '"BillRefNumber": "%%s", "InvoiceNumber": "", "OrgAccountBalance": "", '
+    .. '"ThirdPartyTransID": "", "MSISDN": "2547 ***** 678", "FirstName": "Bench"}',
+    tid, k, refs[(tid * 7919 + k) %% #refs + 1])
+  return wrk.format("POST", "%(path)s", nil, body)
+end
+"""
+
+PGBENCH_SETUP = """
+DROP SCHEMA IF EXISTS bench_pgbench CASCADE;
+CREATE SCHEMA bench_pgbench;
+CREATE TABLE bench_pgbench.callback (
+    id bigserial PRIMARY KEY, kind varchar(32) NOT NULL, remote_addr inet, body text NOT NULL,
+    outcome varchar(200) NOT NULL DEFAULT '', received_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_pgbench.escrow (
+    id integer PRIMARY KEY, amount numeric(12, 2) NOT NULL, funded numeric(12, 2) NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_pgbench.deposit (
+    id bigserial PRIMARY KEY, transaction_reference varchar(40) NOT NULL UNIQUE,
+    escrow_id integer NOT NULL REFERENCES bench_pgbench.escrow,
+    callback_id bigint NOT NULL REFERENCES bench_pgbench.callback,
+    amount numeric(12, 2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_pgbench.ledger_operation (
+    id bigserial PRIMARY KEY, escrow_id integer NOT NULL REFERENCES bench_pgbench.escrow,
+    kind varchar(16) NOT NULL, amount numeric(12, 2) NOT NULL,
+    source_key varchar(64) NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO bench_pgbench.escrow (id, amount, funded)
+    SELECT n, 1000000, 0 FROM generate_series(1, %(escrows)d) AS n;
+"""
+
+# The escrow is locked before the deposit row is written, as payments/deposits.py does: the
+# deposit's foreign key share-locks the escrow, and two clients upgrading that share lock to
+# FOR UPDATE would deadlock each other.
+PGBENCH_SCRIPT = """\\set escrow random(1, %(escrows)d)
+\\set n random(1, 999999999999)
+BEGIN;
+INSERT INTO bench_pgbench.callback (kind, remote_addr, body)
+    VALUES ('mpesa_c2b_confirmation', '127.0.0.1',
+            '{"TransID": "PG' || :client_id || 'X' || :n || '", "TransAmount": "10.00"}');
+SELECT funded FROM bench_pgbench.escrow WHERE id = :escrow FOR UPDATE;
+INSERT INTO bench_pgbench.deposit (transaction_reference, escrow_id, callback_id, amount)
+    VALUES ('PG' || :client_id || 'X' || :n, :escrow,
+            currval('bench_pgbench.callback_id_seq'), 10);
+UPDATE bench_pgbench.escrow SET funded = funded + 10, updated_at = now() WHERE id = :escrow;
+INSERT INTO bench_pgbench.ledger_operation (escrow_id, kind, amount, source_key)
+    VALUES (:escrow, 'fund', 10, 'PG' || :client_id || 'X' || :n);
+UPDATE bench_pgbench.callback SET outcome = 'credited'
+    WHERE id = currval('bench_pgbench.callback_id_seq');
+END;
+"""
+
+
+def wrk_ms(text: str) -> float:
+    """A wrk duration ("812.00us", "4.51ms", "1.02s", "1.50m") in milliseconds."""
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    raise ValueError(f"wrk duration {text!r}")
+
+
+def run_wrk(args: argparse.Namespace, url: str, extra: list[str]) -> dict:
+    """wrk against `url`; its --latency report parsed."""
+    command = [
+        "/usr/bin/wrk",
+        *("-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "--timeout", "10s"),
+        *extra,
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+    result = {"non_2xx": 0, "socket_errors": "", "requests": 0, "output": done.stdout}
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            result["throughput"] = float(words[1])
+        elif words[:1] == ["50%"]:
+            result["p50_ms"] = wrk_ms(words[1])
+        elif words[:1] == ["99%"]:
+            result["p99_ms"] = wrk_ms(words[1])
+        elif "requests in" in line:
+            result["requests"] = int(words[0])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            result["non_2xx"] = int(words[-1])
+        elif line.strip().startswith("Socket errors:"):
+            result["socket_errors"] = line.strip()
+    if "throughput" not in result:
+        sys.exit(f"http: could not read wrk's report:\n{done.stdout}\n{done.stderr}")
+    return result
+
+
+def run_pgbench(args: argparse.Namespace, database_url: str, escrows: int) -> dict:
+    """The writes of one C2B confirmation, straight to PostgreSQL: a raw callback, a deposit, the
+    escrow locked and updated, a ledger operation; in a scratch schema dropped afterwards."""
+    import tempfile
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(PGBENCH_SETUP % {"escrows": escrows})
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+            script.write(PGBENCH_SCRIPT % {"escrows": escrows})
+            script.flush()
+            done = subprocess.run(  # noqa: S603 - the distribution's pgbench
+                [
+                    "/usr/bin/pgbench",
+                    *("-n", "-f", script.name, "-c", str(args.connections), "-j", "2"),
+                    *("-T", str(args.duration)),
+                    database_url,
+                ],
+                capture_output=True,
+                text=True,
+            )
+        if done.returncode:
+            sys.exit(f"http: pgbench failed:\n{done.stdout}\n{done.stderr}")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_pgbench.deposit")
+            rows = cursor.fetchone()[0]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA IF EXISTS bench_pgbench CASCADE")
+    result = {"rows": rows, "output": done.stdout}
+    for line in done.stdout.splitlines():
+        if line.startswith("tps =") and "without initial connection time" in line:
+            result["throughput"] = float(line.split()[2])
+        elif line.startswith("latency average ="):
+            result["avg_ms"] = float(line.split()[3])
+        elif line.startswith("number of failed transactions:"):
+            result["failed"] = int(line.split()[4])
+    if "throughput" not in result:
+        sys.exit(f"http: could not read pgbench's report:\n{done.stdout}\n{done.stderr}")
+    return result
+
+
+def http(args: argparse.Namespace) -> None:
+    import json
+    import tempfile
+
+    if not Path("/usr/bin/wrk").is_file():
+        sys.exit("http: no load generator at /usr/bin/wrk: apt-get install wrk")
+    if not Path("/usr/bin/pgbench").is_file():
+        sys.exit("http: no /usr/bin/pgbench: apt-get install postgresql-client")
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
+        sys.exit(
+            "http: needs PostgreSQL and Redis, as in production: set DATABASE_URL=postgres://... "
+            "and REDIS_URL=redis://... (a database of its own: it migrates and adds data)"
+        )
+    escrows = 500
+    references = prepare(escrows, budget=Decimal("1000000"))  # never paid in full by a run
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.models import User, UserType
+    from jobs.services import job_create
+
+    run = f"{random.randrange(36**4):04X}"  # noqa: S311 - test data
+    lister = User.objects.create_user(
+        f"+2547{random.randrange(10**8):08d}",  # noqa: S311 - test data
+        "bench-pass-phrase",
+        user_type=UserType.EMPLOYER,
+        first_name="Bench",
+        last_name="Lister",
+    )
+    for n in range(100):  # an employer sees their own jobs: exactly these 100
+        job_create(employer=lister, title=f"Bench {n}", description="Bench", budget=Decimal(900))
+    bearer = f"Bearer {RefreshToken.for_user(lister).access_token}"
+
+    token = os.environ.get("MPESA_CALLBACK_TOKEN")
+    query = f"?token={token}" if token else ""
+    confirmation = f"/api/callbacks/c2b/confirmation/{query}"
+    validation = f"/api/callbacks/c2b/validation/{query}"
+    refs = ", ".join(json.dumps(ref) for ref in references)
+    server, base = start_server(args.workers)
+    results: dict[str, dict] = {}
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:  # warm up, and check the answers
+            listed = client.get("/api/jobs/", headers={"Authorization": bearer})
+            assert listed.status_code == 200, listed.text
+            assert listed.json()["count"] == 100, listed.json()["count"]
+            page = len(listed.json()["results"])
+            for path in (validation, confirmation):
+                sample = {
+                    "TransactionType": "Pay Bill",
+                    "TransID": f"W{run}{random.randrange(10**9):09d}",  # noqa: S311
+                    "TransTime": "20261123101500",
+                    "TransAmount": "10.00",
+                    "BusinessShortCode": "600000",
+                    "BillRefNumber": references[0],
+                    "MSISDN": "2547 ***** 678",
+                    "FirstName": "Bench",
+                }
+                answer = client.post(path, json=sample)
+                if answer.status_code != 200 or answer.json().get("ResultCode") not in (0, "0"):
+                    sys.exit(f"http: {path} answered {answer.status_code} {answer.text}")
+            for _ in range(100):
+                client.get("/api/ping/")
+        with tempfile.TemporaryDirectory() as tmp:
+            scripts = {}
+            for name, path, tag in (
+                ("C2B confirmation", confirmation, "C"),
+                ("C2B validation", validation, "V"),
+            ):
+                scripts[name] = Path(tmp) / f"{tag}.lua"
+                scripts[name].write_text(
+                    WRK_LUA % {"refs": refs, "prefix": f"B{run}{tag}", "path": path}
+                )
+            results["no-op /api/ping/"] = run_wrk(args, f"{base}/api/ping/", [])
+            for name, script in scripts.items():
+                results[name] = run_wrk(args, base, ["-s", str(script)])
+            results[f"GET /api/jobs/ ({page} of 100)"] = run_wrk(
+                args, f"{base}/api/jobs/", ["-H", f"Authorization: {bearer}"]
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # A C2B benchmark with errors measures nothing: every unique TransID credited once.
+    from payments.models import MpesaDeposit, ProviderCallback
+
+    prefix = f"B{run}C"
+    sent = ProviderCallback.objects.filter(
+        kind=ProviderCallback.Kind.MPESA_C2B_CONFIRMATION, body__contains=prefix
+    )
+    unique = {json.loads(body)["TransID"] for body in sent.values_list("body", flat=True)}
+    credited = MpesaDeposit.objects.filter(
+        transaction_reference__startswith=prefix, credited_amount__gt=0
+    ).count()
+    failed = sent.filter(outcome__regex=r"^(error|rejected)").count()
+    asked = ProviderCallback.objects.filter(
+        kind=ProviderCallback.Kind.MPESA_C2B_VALIDATION, body__contains=f"B{run}V"
+    )
+    refused = asked.exclude(outcome__startswith="accepted").count()
+    pg = run_pgbench(args, database_url, escrows)
+
+    print(
+        f"http: wrk -t2 -c{args.connections} -d{args.duration}s against gunicorn "
+        f"{args.workers} workers, PostgreSQL, outbound work queued to Redis; pgbench -c "
+        f"{args.connections} -j 2 -T {args.duration}"
+    )
+    noop = results["no-op /api/ping/"]["throughput"]
+    header = f"{'target':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"  {header} {'/ no-op':>8} {'/ pgbench':>9}")
+    for name, result in results.items():
+        print(
+            f"  {name:<28} {result['throughput']:9.1f} {result['p50_ms']:8.2f} "
+            f"{result['p99_ms']:8.2f} {result['throughput'] / noop:8.3f} "
+            f"{result['throughput'] / pg['throughput']:9.3f}"
+        )
+    print(
+        f"  {'pgbench (the same writes)':<28} {pg['throughput']:9.1f} "
+        f"{'avg ' + format(pg['avg_ms'], '.2f'):>8} {'-':>8} {pg['throughput'] / noop:8.3f} "
+        f"{1:9.3f}"
+    )
+    for name, result in results.items():
+        if result["non_2xx"] or result["socket_errors"]:
+            print(
+                f"  WARNING {name}: {result['non_2xx']} non-2xx/3xx of {result['requests']} "
+                f"{result['socket_errors']}"
+            )
+    print(
+        f"  C2B confirmation: {sent.count()} callbacks stored, {len(unique)} unique TransIDs, "
+        f"{credited} deposits credited, {failed} refused or failed; pgbench: {pg['rows']} "
+        f"deposits, {pg.get('failed', 0)} failed transactions"
+    )
+    print(
+        f"  C2B validation: {asked.count()} callbacks stored, {refused} not accepted; wrk "
+        "requests: "
+        + ", ".join(f"{name} {result['requests']}" for name, result in results.items())
+        + " (non-2xx/3xx: "
+        + str(sum(result["non_2xx"] for result in results.values()))
+        + ")"
+    )
+    if credited != len(unique) or failed or refused:
+        print("  WARNING: deposits credited != unique TransIDs, or callbacks refused or failed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario", choices=[*SCENARIOS])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, help="gunicorn workers: 4, http 5")
     parser.add_argument("--jobs", type=int, default=10, help="payouts: jobs per round")
     parser.add_argument(
         "--providers", default="mpesa_b2c,intasend,intersend", help="payouts: which providers"
@@ -603,7 +909,11 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, default=200, help="chain: per N")
     parser.add_argument("--channels", default="1,4,16", help="chain: the N to measure")
     parser.add_argument("--ledger-close-ms", type=int, default=5000, help="chain")
+    parser.add_argument("--duration", type=int, default=10, help="http: seconds per target")
+    parser.add_argument("--connections", type=int, default=50, help="http: wrk and pgbench")
     args = parser.parse_args()
+    if args.workers is None:
+        args.workers = 5 if args.scenario == "http" else 4
     SCENARIOS[args.scenario](args)
 
 
@@ -614,6 +924,7 @@ SCENARIOS = {
     "payouts": payouts,
     "pages": pages,
     "chain": chain,
+    "http": http,
 }
 
 
