@@ -22,15 +22,15 @@ from escrow.models import (
     LedgerOperation,
     LedgerOperationStatus,
 )
-from jobs import services as jobs_services
-from kazi.admin_mixins import ReadOnlyMoneyAdmin
-from kazi.admin_picture import (
+from escrow.selectors import (
     disputes_open,
     escrows_holding_money,
     escrows_owing_back_before_the_ledger,
 )
-from kazi.admin_site import kes_shown
+from jobs import services as jobs_services
+from kazi.admin_mixins import ReadOnlyMoneyAdmin
 from kazi.errors import Conflict, DomainError
+from kazi.money import kes_shown
 
 
 class HeldFilter(admin.SimpleListFilter):

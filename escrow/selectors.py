@@ -1,9 +1,16 @@
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, QuerySet, Sum
 
-from escrow.models import Dispute, EscrowContract, LedgerOperation, LedgerOperationStatus
+from escrow.models import (
+    Dispute,
+    EscrowContract,
+    LedgerOperation,
+    LedgerOperationKind,
+    LedgerOperationStatus,
+    exact_cents,
+)
 
 ZERO = Decimal("0.00")
 
@@ -60,3 +67,26 @@ def disputes_resolved() -> QuerySet[Dispute]:
 
 def dispute_with_messages(dispute_id: int) -> Dispute | None:
     return _disputes().prefetch_related("messages__author").filter(pk=dispute_id).first()
+
+
+def held_amount(prefix: str = "") -> object:
+    """What an escrow holds, as a query expression (`prefix`: the path to the escrow)."""
+    return exact_cents(
+        F(f"{prefix}funded_amount") - F(f"{prefix}released_amount") - F(f"{prefix}refunded_amount")
+    )
+
+
+def escrows_holding_money() -> QuerySet[EscrowContract]:
+    return EscrowContract.objects.annotate(held=held_amount()).filter(held__gt=0)
+
+
+def escrows_owing_back_before_the_ledger() -> QuerySet[EscrowContract]:
+    """Escrows that owe the employer money (a refund, or their share of a dispute) which the
+    ledger has not yet confirmed leaving the escrow: its payout is made only once it has (a
+    failed refund or resolve operation keeps it here until retried)."""
+    confirmed = LedgerOperation.objects.filter(
+        escrow=OuterRef("pk"),
+        kind__in=[LedgerOperationKind.REFUND, LedgerOperationKind.RESOLVE],
+        status=LedgerOperationStatus.SUCCEEDED,
+    )
+    return EscrowContract.objects.filter(refunded_amount__gt=0).exclude(Exists(confirmed))

@@ -8,86 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, F, Min, Q, Sum, When
 
-from escrow.models import (
-    ZERO,
-    Dispute,
-    EscrowContract,
-    LedgerOperation,
-    LedgerOperationKind,
-    LedgerOperationStatus,
-    exact_cents,
+from escrow.models import ZERO, LedgerOperation, LedgerOperationStatus
+from escrow.selectors import (
+    disputes_open,
+    escrows_holding_money,
+    escrows_owing_back_before_the_ledger,
+    held_amount,
 )
 from notifications.models import DeliveryStatus, NotificationDelivery
-from payments.models import (
-    DepositStatus,
-    MobileMoneyPayout,
-    MpesaDeposit,
-    PayoutKind,
-    PayoutRecipient,
-    PayoutStatus,
-    ReversalStatus,
+from payments.models import PayoutKind, PayoutRecipient, PayoutStatus
+from payments.selectors import (
+    UNPAID,
+    deposits_not_returned,
+    live_payouts,
 )
-from payments.selectors import live_payouts
-
-# A payout in one of these states has not (yet) put the money on the phone.
-UNPAID = [PayoutStatus.PENDING, PayoutStatus.PROCESSING, PayoutStatus.FAILED]
-
-
-def _held(prefix: str = "") -> object:
-    return exact_cents(
-        F(f"{prefix}funded_amount") - F(f"{prefix}released_amount") - F(f"{prefix}refunded_amount")
-    )
-
-
-def escrows_holding_money() -> QuerySet[EscrowContract]:
-    return EscrowContract.objects.annotate(held=_held()).filter(held__gt=0)
-
-
-def escrows_owing_back_before_the_ledger() -> QuerySet[EscrowContract]:
-    """Escrows that owe the employer money (a refund, or their share of a dispute) which the
-    ledger has not yet confirmed leaving the escrow: its payout is made only once it has (a
-    failed refund or resolve operation keeps it here until retried)."""
-    confirmed = LedgerOperation.objects.filter(
-        escrow=OuterRef("pk"),
-        kind__in=[LedgerOperationKind.REFUND, LedgerOperationKind.RESOLVE],
-        status=LedgerOperationStatus.SUCCEEDED,
-    )
-    return EscrowContract.objects.filter(refunded_amount__gt=0).exclude(Exists(confirmed))
-
-
-def payouts_unpaid() -> QuerySet[MobileMoneyPayout]:
-    """Payouts standing for money owed to a phone and not on it yet: pending, processing, or
-    failed and not retried (a retried one is replaced by its retry)."""
-    return live_payouts().filter(status__in=UNPAID)
-
-
-def payouts_failed() -> QuerySet[MobileMoneyPayout]:
-    """Failed payouts nobody has retried yet."""
-    return live_payouts().filter(status=PayoutStatus.FAILED)
 
 
 def _owed_back() -> Case:
     """What a deposit owes back: all of it when it reached no escrow, else its surplus."""
     return Case(When(escrow_contract__isnull=True, then=F("amount")), default=F("surplus_amount"))
-
-
-def deposits_not_returned() -> QuerySet[MpesaDeposit]:
-    """Money received that is owed back (unmatched, or paid beyond the escrow's need) with no
-    payout returning it and no completed reversal. A deposit being returned by payout is counted
-    by its payouts instead."""
-    payouts = MobileMoneyPayout.objects.filter(deposit=OuterRef("pk"))
-    return (
-        MpesaDeposit.objects.filter(status=DepositStatus.COMPLETED)
-        .filter(Q(escrow_contract__isnull=True) | Q(surplus_amount__gt=0))
-        .exclude(Exists(payouts))
-        .exclude(reversal__status=ReversalStatus.COMPLETED)
-    )
-
-
-def disputes_open() -> QuerySet[Dispute]:
-    return Dispute.objects.filter(resolved_at__isnull=True)
 
 
 @dataclass(frozen=True)
@@ -158,7 +99,7 @@ def money_picture() -> MoneyPicture:
     failed_ops = LedgerOperation.objects.filter(status=LedgerOperationStatus.FAILED).count()
     failed_deliveries = NotificationDelivery.objects.filter(status=DeliveryStatus.FAILED).count()
     disputes = disputes_open().aggregate(
-        count=Count("pk"), total=Sum(_held("escrow__")), since=Min("created_at")
+        count=Count("pk"), total=Sum(held_amount("escrow__")), since=Min("created_at")
     )
 
     def payout_figure(name: str) -> Figure:

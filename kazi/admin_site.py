@@ -5,21 +5,17 @@ number a link to the admin list it counts. Installed by KaziAdminConfig in place
 This module is imported while the apps load: models only inside functions."""
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-
-def kes_shown(amount: Decimal) -> str:
-    """KES 1,500.00, as the messages write amounts."""
-    return "KES " + formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
+from kazi.money import kes_shown
 
 
 @dataclass

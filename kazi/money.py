@@ -3,6 +3,8 @@ unit (7 decimals, as every Stellar asset). These are the only conversions."""
 
 from decimal import Decimal, InvalidOperation
 
+from django.utils import formats
+
 KES_PLACES = Decimal("0.01")
 CHAIN_DECIMALS = 7
 CHAIN_UNITS_PER_KES = 10**CHAIN_DECIMALS
@@ -44,3 +46,13 @@ def from_chain(units: int) -> Decimal:
     if remainder:
         raise MoneyError(f"{units} units is not a whole number of cents")
     return (Decimal(cents) / 100).quantize(KES_PLACES)
+
+
+def grouped(amount: Decimal) -> str:
+    """1,500.00: an amount as the active language writes it (the same in Kiswahili)."""
+    return formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
+
+
+def kes_shown(amount: Decimal) -> str:
+    """KES 1,500.00, as the messages and the admin write amounts."""
+    return "KES " + grouped(amount)

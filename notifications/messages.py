@@ -9,6 +9,8 @@ from enum import StrEnum
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
+from kazi.money import grouped
+
 
 class Event(StrEnum):
     DEPOSIT_RECEIVED = "deposit_received"
@@ -121,7 +123,7 @@ def render(event: Event, language: str, context: dict[str, object]) -> Message:
 
 def _shown(value: object) -> object:
     if isinstance(value, Decimal):
-        return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
+        return grouped(value)
     if isinstance(value, datetime):
         return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
     return value

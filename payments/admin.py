@@ -7,9 +7,8 @@ from django.template.response import TemplateResponse
 
 from accounts.admin import PhoneNumberFormMixin
 from kazi.admin_mixins import ReadOnlyMoneyAdmin
-from kazi.admin_picture import deposits_not_returned, payouts_failed, payouts_unpaid
-from kazi.admin_site import kes_shown
 from kazi.errors import Conflict
+from kazi.money import kes_shown
 from payments import payouts, reversals
 from payments.models import (
     MobileMoneyPayout,
@@ -18,6 +17,7 @@ from payments.models import (
     ProviderCallback,
     StkPushRequest,
 )
+from payments.selectors import deposits_not_returned, payouts_failed, payouts_unpaid
 
 
 class UnmatchedFilter(admin.SimpleListFilter):

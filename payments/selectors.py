@@ -30,6 +30,7 @@ from payments.models import (
     PayoutKind,
     PayoutRecipient,
     PayoutStatus,
+    ReversalStatus,
     StkPushRequest,
 )
 from payments.providers.base import PayoutKeys
@@ -207,3 +208,31 @@ def escrow_deposits(*, escrow: EscrowContract) -> QuerySet[MpesaDeposit]:
 def escrow_stk_requests(*, escrow: EscrowContract) -> QuerySet[StkPushRequest]:
     """The payment prompts sent for an escrow, newest first."""
     return escrow.stk_requests.order_by("-created_at", "-id")
+
+
+# A payout in one of these states has not (yet) put the money on the phone.
+UNPAID = [PayoutStatus.PENDING, PayoutStatus.PROCESSING, PayoutStatus.FAILED]
+
+
+def payouts_unpaid() -> QuerySet[MobileMoneyPayout]:
+    """Payouts standing for money owed to a phone and not on it yet: pending, processing, or
+    failed and not retried (a retried one is replaced by its retry)."""
+    return live_payouts().filter(status__in=UNPAID)
+
+
+def payouts_failed() -> QuerySet[MobileMoneyPayout]:
+    """Failed payouts nobody has retried yet."""
+    return live_payouts().filter(status=PayoutStatus.FAILED)
+
+
+def deposits_not_returned() -> QuerySet[MpesaDeposit]:
+    """Money received that is owed back (unmatched, or paid beyond the escrow's need) with no
+    payout returning it and no completed reversal. A deposit being returned by payout is counted
+    by its payouts instead."""
+    payouts = MobileMoneyPayout.objects.filter(deposit=OuterRef("pk"))
+    return (
+        MpesaDeposit.objects.filter(status=DepositStatus.COMPLETED)
+        .filter(Q(escrow_contract__isnull=True) | Q(surplus_amount__gt=0))
+        .exclude(Exists(payouts))
+        .exclude(reversal__status=ReversalStatus.COMPLETED)
+    )

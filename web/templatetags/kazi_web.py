@@ -7,6 +7,7 @@ from django import template
 from django.conf import settings
 from django.utils import formats
 
+from kazi.money import grouped
 from web import labels
 
 register = template.Library()
@@ -17,8 +18,7 @@ def kes(value: Decimal | int | None) -> str:
     """KES 1,500.00, in the active language's format (kazi/formats/sw: the same in Kiswahili)."""
     if value is None or value == "":
         return ""
-    amount = formats.number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
-    return f"KES\u00a0{amount}"
+    return f"KES\u00a0{grouped(Decimal(value))}"
 
 
 @register.filter
