@@ -30,9 +30,9 @@ from kazi.money import to_chain
 from kazi.outbound import dispatch_on_commit
 from notifications.messages import Event
 from notifications.services import notify
-from payments.models import PayoutKind, PayoutRecipient
-from payments.payouts import payout_open
-from payments.providers.base import MIN_MPESA_PAYOUT
+from payouts.models import PayoutKind, PayoutRecipient
+from payouts.providers.base import MIN_MPESA_PAYOUT
+from payouts.services import payout_open
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from jobs.serializers import (
     ResolveInputSerializer,
 )
 from kazi.errors import Forbidden, NotFound
-from payments.serializers import DepositRequestSerializer, StkRequestOutputSerializer
-from payments.stk import stk_request
+from mpesa.serializers import DepositRequestSerializer, StkRequestOutputSerializer
+from mpesa.stk import stk_request
 
 
 class JobFilter(filters.FilterSet):

@@ -8,7 +8,7 @@ from escrow.models import EscrowContract
 from jobs import visibility
 from jobs.models import JobApplication, JobListing, JobStatus, Rating
 from kazi.serializers import StrictInputSerializer, budget_field
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 
 
 class PartySerializer(serializers.Serializer):

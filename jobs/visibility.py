@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from accounts.models import User
 from jobs.models import JobListing
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 
 
 class Role(StrEnum):

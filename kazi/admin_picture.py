@@ -18,12 +18,8 @@ from escrow.selectors import (
     held_amount,
 )
 from notifications.models import DeliveryStatus, NotificationDelivery
-from payments.models import PayoutKind, PayoutRecipient, PayoutStatus
-from payments.selectors import (
-    UNPAID,
-    deposits_not_returned,
-    live_payouts,
-)
+from payouts.models import PayoutKind, PayoutRecipient, PayoutStatus
+from payouts.selectors import UNPAID, deposits_not_returned, live_payouts
 
 
 def _owed_back() -> Case:

@@ -44,8 +44,9 @@ class KaziAdminSite(admin.AdminSite):
         """The picture as lines of the front page, each shown to those who may open its list."""
         from escrow.models import Dispute, EscrowContract, LedgerOperation
         from kazi.admin_picture import Figure, money_picture
+        from mpesa.models import MpesaDeposit
         from notifications.models import NotificationDelivery
-        from payments.models import MobileMoneyPayout, MpesaDeposit
+        from payouts.models import MobileMoneyPayout
 
         picture = money_picture()
 

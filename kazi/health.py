@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
-from payments.daraja import sandbox_health
-from payments.daraja.client import credentials_state
+from mpesa.daraja import sandbox_health
+from mpesa.daraja.client import credentials_state
 
 
 def _check(probe: object) -> str:

@@ -60,7 +60,8 @@ INSTALLED_APPS = [
     "accounts",
     "escrow",
     "jobs",
-    "payments",
+    "mpesa",  # money in: Pay Bill, STK push, reversals
+    "payouts",  # money out: M-Pesa B2C, IntaSend, Intersend
     "notifications",
     "kazi",  # the project's own management commands (run_periodic)
     "django_htmx",  # request.htmx, and htmx itself as a static file (no CDN)
@@ -179,8 +180,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
-    "payout-sweep": {"task": "payments.tasks.payout_sweep", "schedule": 60.0},
-    "mpesa-reconcile": {"task": "payments.tasks.mpesa_reconcile", "schedule": 60.0},
+    "payout-sweep": {"task": "payouts.tasks.payout_sweep", "schedule": 60.0},
+    "mpesa-reconcile": {"task": "mpesa.tasks.mpesa_reconcile", "schedule": 60.0},
     "auto-release": {"task": "jobs.tasks.auto_release_sweep", "schedule": 60.0},
     "notification-sweep": {"task": "notifications.tasks.notification_sweep", "schedule": 60.0},
 }
@@ -276,7 +277,7 @@ MPESA_INITIATOR_NAME = required("MPESA_INITIATOR_NAME", "kazi-initiator")
 MPESA_SECURITY_CREDENTIAL = required("MPESA_SECURITY_CREDENTIAL", "local-security-credential")
 # Where Safaricom reaches our callbacks, and an optional secret it must send back (?token=...).
 # Daraja refuses URLs naming M-PESA, Safaricom, exe, exec, cmd, SQL or query, and in production
-# any but public https ones (payments/daraja/callback_urls.py checks them all).
+# any but public https ones (mpesa/daraja/callback_urls.py checks them all).
 MPESA_CALLBACK_BASE_URL = required("MPESA_CALLBACK_BASE_URL", "http://127.0.0.1:8000")
 MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN")
 MPESA_C2B_RESPONSE_TYPE = env("MPESA_C2B_RESPONSE_TYPE", "Completed")

@@ -16,7 +16,8 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/users/<id:user_id>/", UserProfileApi.as_view(), name="user-profile"),
     path("api/notifications/", NotificationListApi.as_view(), name="notifications"),
-    path("api/callbacks/", include("payments.urls")),
+    path("api/callbacks/", include("mpesa.urls")),
+    path("api/callbacks/", include("payouts.urls")),
     path("api/ussd/", ussd_callback, name="ussd"),
     path(
         "api/ussd/register-callback/",

@@ -651,7 +651,7 @@ INSERT INTO bench_pgbench.escrow (id, amount, funded)
     SELECT n, 1000000, 0 FROM generate_series(1, %(escrows)d) AS n;
 """
 
-# The escrow is locked before the deposit row is written, as payments/deposits.py does: the
+# The escrow is locked before the deposit row is written, as mpesa/deposits.py does: the
 # deposit's foreign key share-locks the escrow, and two clients upgrading that share lock to
 # FOR UPDATE would deadlock each other.
 PGBENCH_SCRIPT = """\\set escrow random(1, %(escrows)d)
@@ -837,7 +837,7 @@ def http(args: argparse.Namespace) -> None:
         server.wait(timeout=30)
 
     # A C2B benchmark with errors measures nothing: every unique TransID credited once.
-    from payments.models import MpesaDeposit, ProviderCallback
+    from mpesa.models import MpesaDeposit, ProviderCallback
 
     prefix = f"B{run}C"
     sent = ProviderCallback.objects.filter(

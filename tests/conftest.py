@@ -9,10 +9,10 @@ from rest_framework.test import APIClient
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
+from mpesa.daraja import get_daraja
 from notifications.sms import get_sms_sender
-from payments.daraja import get_daraja
-from payments.providers import get_payout_provider
-from payments.selectors import books_summary
+from payouts.providers import get_payout_provider
+from payouts.selectors import books_summary
 from stellar_service.cli import DEFAULT_WASM
 from tests.factories import EmployeeFactory, EmployerFactory
 from tests.outside_world import OutsideWorld

@@ -34,7 +34,7 @@ from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 from respx.mocks import HTTPCoreMocker
 
-from payments.daraja.callback_urls import unchecked_callback_url
+from mpesa.daraja.callback_urls import unchecked_callback_url
 from sandbox import Sandbox, build
 from sandbox.config import Config, DarajaAccount, IntasendAccount, IntersendAccount
 from sandbox.deliver import Job

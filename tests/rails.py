@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from payments.daraja.client import BASE_URLS, DarajaClient, DarajaConfig
+from mpesa.daraja.client import BASE_URLS, DarajaClient, DarajaConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC = "https://api.kazitrust.co.ke"  # where Safaricom reaches us in these tests

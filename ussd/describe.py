@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs.models import JobListing, JobStatus
-from payments.models import MobileMoneyPayout, PayoutStatus
+from payouts.models import MobileMoneyPayout, PayoutStatus
 from ussd.engine import short
 from ussd.texts import PAYOUT_KINDS, PAYOUT_KINDS_LONG, PAYOUT_WORDS, status_word, t, word
 

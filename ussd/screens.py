@@ -12,8 +12,8 @@ from jobs import selectors as job_selectors
 from jobs import services as jobs
 from jobs.models import JobListing, JobStatus
 from kazi.errors import DomainError
-from payments.models import MobileMoneyPayout
-from payments.stk import stk_request
+from mpesa.stk import stk_request
+from payouts.models import MobileMoneyPayout
 from ussd import describe
 from ussd.engine import Again, Context, End, Go, Params, choice, invalid, menu, screen, short
 from ussd.selectors import employer_money

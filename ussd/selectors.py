@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from accounts.models import User
 from escrow.models import ZERO, EscrowContract
 from escrow.selectors import total
-from payments.models import MobileMoneyPayout, PayoutKind, PayoutRecipient
-from payments.selectors import live_payouts
+from payouts.models import MobileMoneyPayout, PayoutKind, PayoutRecipient
+from payouts.selectors import live_payouts
 
 
 @dataclass(frozen=True)

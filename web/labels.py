@@ -7,7 +7,8 @@ from django.utils.translation import pgettext_lazy
 from accounts.models import UserType
 from escrow.models import EscrowStatus, LedgerOperationKind, LedgerOperationStatus
 from jobs.models import JobStatus
-from payments.models import PayoutKind, PayoutRecipient, PayoutStatus, StkStatus
+from mpesa.models import StkStatus
+from payouts.models import PayoutKind, PayoutRecipient, PayoutStatus
 
 LABELS = {
     "job": {
@@ -71,7 +72,7 @@ LABELS = {
     },
 }
 
-# payments.stk.RESULT_MESSAGES, in the reader's language (same keys; tests/web checks).
+# mpesa.stk.RESULT_MESSAGES, in the reader's language (same keys; tests/web checks).
 STK_RESULTS = {
     "0": _("Paid."),
     "1": _("Not enough money in the M-Pesa account."),

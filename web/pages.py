@@ -19,8 +19,9 @@ from jobs.models import JobApplication, JobListing, JobStatus, Rating
 from jobs.selectors import JobAction, PublicProfile
 from jobs.services import can_arbitrate
 from kazi.money import MAX_MPESA_TRANSACTION
-from payments import selectors as money
-from payments.models import MobileMoneyPayout, MpesaDeposit, PayoutStatus, StkPushRequest, StkStatus
+from mpesa import selectors as money
+from mpesa.models import MpesaDeposit, StkPushRequest, StkStatus
+from payouts.models import MobileMoneyPayout, PayoutStatus
 from web.templatetags.kazi_web import kes
 
 MOVING_PAYOUTS = (PayoutStatus.PENDING, PayoutStatus.PROCESSING)

@@ -62,7 +62,7 @@ def clerk(db) -> User:
     user = EmployerFactory(is_staff=True, first_name="Clara", last_name="Clerk")
     user.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label__in=["escrow", "payments", "notifications"],
+            content_type__app_label__in=["escrow", "mpesa", "payouts", "notifications"],
             codename__startswith="view_",
         )
     )

@@ -10,7 +10,7 @@ from django.urls import reverse
 from escrow.models import Dispute, DisputeMessage, LedgerOperation
 from jobs.models import JobListing
 from notifications.models import Notification
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.admin.conftest import messages_of, result_count, text
 from tests.api.helpers import apply_and_assign, pay, post_job, row_counts
 

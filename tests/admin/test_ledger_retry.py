@@ -13,8 +13,8 @@ from escrow.models import EscrowContract, LedgerOperation
 from escrow.references import new_reference
 from jobs.services import job_create
 from kazi.errors import Conflict
-from payments.deposits import ReceivedPayment, deposit_record
-from payments.models import MobileMoneyPayout
+from mpesa.deposits import ReceivedPayment, deposit_record
+from payouts.models import MobileMoneyPayout
 from tests.admin.conftest import messages_of, text
 from tests.api.helpers import apply_and_assign, pay, post_job
 

@@ -5,14 +5,15 @@ read only."""
 import pytest
 from django.urls import reverse
 
+from mpesa.models import MpesaDeposit
 from notifications.models import NotificationDelivery
-from payments.models import MobileMoneyPayout, MpesaDeposit
+from payouts.models import MobileMoneyPayout
 from tests.admin.conftest import messages_of, text
 from tests.api.helpers import CALLBACK, pay, post_job
 from tests.conftest import c2b_payload
 
-DEPOSITS = "/admin/payments/mpesadeposit/"
-PAYOUTS = "/admin/payments/mobilemoneypayout/"
+DEPOSITS = "/admin/mpesa/mpesadeposit/"
+PAYOUTS = "/admin/payouts/mobilemoneypayout/"
 DELIVERIES = "/admin/notifications/notificationdelivery/"
 
 
@@ -144,11 +145,11 @@ def test_the_new_lists_open(admin_client, superuser, model):
 
 
 def test_money_rows_cannot_be_edited_in_the_admin(admin_client, superuser, unmatched):
-    url = reverse("admin:payments_mpesadeposit_change", args=[unmatched.pk])
+    url = reverse("admin:mpesa_mpesadeposit_change", args=[unmatched.pk])
     admin_client.as_user(superuser).post(url, {"amount": "1.00", "bill_ref_number": "X"})
     unmatched.refresh_from_db()
     assert (unmatched.amount, unmatched.bill_ref_number) == (700, "ESCROW_NOBODY00")
-    for model in ("payments_mpesadeposit", "escrow_dispute", "notifications_notification"):
+    for model in ("mpesa_mpesadeposit", "escrow_dispute", "notifications_notification"):
         assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 403
 
 

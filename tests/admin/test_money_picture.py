@@ -107,28 +107,28 @@ LINES = [
         "Refunds",
         1,
         "KES 2,000.00",
-        "/admin/payments/mobilemoneypayout/"
+        "/admin/payouts/mobilemoneypayout/"
         "?kind__exact=refund&recipient__exact=employer&progress=unpaid",
     ),
     (
         "Overpayments and unmatched money, by payout",
         1,
         "KES 100.00",
-        "/admin/payments/mobilemoneypayout/"
+        "/admin/payouts/mobilemoneypayout/"
         "?kind__exact=surplus&recipient__exact=employer&progress=unpaid",
     ),
     (
         "Employers' dispute shares",
         0,
         "KES 0.00",
-        "/admin/payments/mobilemoneypayout/"
+        "/admin/payouts/mobilemoneypayout/"
         "?kind__exact=dispute_share&recipient__exact=employer&progress=unpaid",
     ),
     (
         "Overpayments and unmatched money not yet returned",
         1,
         "KES 700.00",
-        "/admin/payments/mpesadeposit/?returned=no",
+        "/admin/mpesa/mpesadeposit/?returned=no",
     ),
     (
         "Refunds and employers' shares waiting for the ledger",
@@ -140,10 +140,10 @@ LINES = [
         "Unmatched deposits",
         1,
         "KES 700.00",
-        "/admin/payments/mpesadeposit/?matched=no&returned=no",
+        "/admin/mpesa/mpesadeposit/?matched=no&returned=no",
     ),
     ("Failed ledger operations", 1, "", "/admin/escrow/ledgeroperation/?status__exact=failed"),
-    ("Failed payouts", 1, "KES 3,000.00", "/admin/payments/mobilemoneypayout/?progress=failed"),
+    ("Failed payouts", 1, "KES 3,000.00", "/admin/payouts/mobilemoneypayout/?progress=failed"),
     (
         "Failed notification deliveries",
         1,
@@ -191,7 +191,9 @@ def test_staff_see_only_the_lines_they_may_open(scenario, admin_client, clerk):
 
     page = admin_client.as_user(clerk).get("/admin/")
     assert len(_lines(page)) == len(LINES)  # everything
-    clerk.user_permissions.remove(*Permission.objects.filter(content_type__app_label="payments"))
+    clerk.user_permissions.remove(
+        *Permission.objects.filter(content_type__app_label__in=["mpesa", "payouts"])
+    )
     page = admin_client.get("/admin/")
     assert [line.label for line in _lines(page)] == [
         "Held in escrow",

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from escrow.models import EscrowContract, LedgerOperation
 from jobs.models import JobApplication, JobListing
-from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
+from mpesa.models import MpesaDeposit, ProviderCallback
+from payouts.models import MobileMoneyPayout
 from tests.conftest import c2b_payload
 
 CALLBACK = "/api/callbacks/mpesa/deposit/"

@@ -3,7 +3,7 @@
 import pytest
 
 from escrow.models import LedgerOperation
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.api.helpers import (
     CALLBACK,
     apply_and_assign,

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.services import job_create
-from payments.models import MpesaDeposit, ProviderCallback
-from payments.providers.intersend import sign
+from mpesa.models import MpesaDeposit, ProviderCallback
+from payouts.providers.intersend import sign
 from tests.conftest import assert_books_balance, c2b_payload
 from tests.factories import EmployerFactory
 
@@ -263,7 +263,7 @@ def test_a_callback_whose_processing_fails_keeps_its_outcome(client, escrow_refe
     def broken(**kwargs):
         raise OperationalError("could not serialize access")
 
-    monkeypatch.setattr("payments.deposits.deposit_record", broken)
+    monkeypatch.setattr("mpesa.deposits.deposit_record", broken)
     body = json.dumps(c2b_payload(escrow_reference, "500.00"))
     response = client.post("/api/callbacks/mpesa/deposit/", body, content_type="application/json")
     assert response.status_code == 503

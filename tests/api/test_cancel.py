@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from escrow.models import EscrowContract
-from payments.models import MpesaDeposit
+from mpesa.models import MpesaDeposit
 from tests.api.helpers import apply_and_assign, in_progress_job, pay, post_job, row_counts
 
 

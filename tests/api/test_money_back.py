@@ -17,8 +17,9 @@ import pytest
 
 from kazi.errors import Conflict
 from kazi.money import to_chain
-from payments.models import MobileMoneyPayout, MpesaDeposit
-from payments.payouts import payout_retry, payout_return_unmatched
+from mpesa.models import MpesaDeposit
+from payouts.models import MobileMoneyPayout
+from payouts.services import payout_retry, payout_return_unmatched
 from tests.api.escrow_life import (
     b2c_to,
     by_recipient,
@@ -317,7 +318,7 @@ def test_a_surplus_mobile_money_cannot_pay_is_left_for_an_m_pesa_reversal(
     """KES 5 paid too much: B2C pays at least KES 10, so a payout could only fail, and a deposit
     with a payout can no longer be reversed; the surplus is left owed for the admin's reversal
     (M-Pesa deposits, "Return what is owed back by M-Pesa reversal"), which returns it."""
-    from payments.reversals import reversal_request
+    from mpesa.reversals import reversal_request
 
     job = post_job(api, employer)
     daraja.faults.external_validation = False  # M-Pesa takes it without asking us

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from escrow.models import EscrowContract
-from payments.models import MpesaDeposit, ProviderCallback
+from mpesa.models import MpesaDeposit, ProviderCallback
 from tests.api.helpers import CALLBACK, apply_and_assign, pay, post_job, row_counts
 from tests.conftest import c2b_payload
 

@@ -17,8 +17,8 @@ from django.db import connection
 
 from jobs import services as jobs
 from kazi.celery import app
-from payments.deposits import ReceivedPayment, deposit_record
-from payments.models import MobileMoneyPayout
+from mpesa.deposits import ReceivedPayment, deposit_record
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 from tests.factories import EmployeeFactory, EmployerFactory
 from tests.sandbox_process import running_sandbox

@@ -23,7 +23,7 @@ from escrow.models import Dispute, EscrowContract, LedgerOperation
 from jobs import services as job_services
 from jobs.models import JobListing, Rating
 from jobs.tasks import auto_release_sweep
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance, c2b_payload
 from tests.factories import ArbiterFactory, EmployeeFactory, EmployerFactory
 
@@ -369,7 +369,7 @@ def paid_job_in_part(amount: str) -> tuple:
 
 
 def test_ten_concurrent_admin_retries_of_a_failed_refund_send_one_new_attempt(daraja):
-    from payments.payouts import payout_retry
+    from payouts.services import payout_retry
 
     employer, job = paid_job()
     daraja.faults.b2c_reject = 1  # M-Pesa refuses the first request (Invalid PartyB)

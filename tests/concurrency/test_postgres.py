@@ -16,7 +16,8 @@ from django.urls import reverse
 from accounts.services import user_tokens
 from escrow.models import EscrowContract, LedgerOperation
 from jobs import services as job_services
-from payments.models import MobileMoneyPayout, MpesaDeposit
+from mpesa.models import MpesaDeposit
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance, c2b_payload
 from tests.factories import EmployeeFactory, EmployerFactory
 
@@ -123,8 +124,8 @@ def test_ten_concurrent_completes_release_and_pay_once(ledger, daraja):
 
 
 def test_one_stk_callback_delivered_by_ten_threads_credits_once(daraja, ledger):
-    from payments.models import StkPushRequest
-    from payments.stk import stk_request
+    from mpesa.models import StkPushRequest
+    from mpesa.stk import stk_request
 
     employer, job = new_job()
     daraja.faults.hold_callbacks = True

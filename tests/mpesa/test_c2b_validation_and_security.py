@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments.models import MpesaDeposit, ProviderCallback
+from mpesa.models import MpesaDeposit, ProviderCallback
 from tests.api.helpers import CALLBACK, legacy_job, pay, post_job
 from tests.conftest import c2b_payload
 

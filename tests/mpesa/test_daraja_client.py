@@ -5,8 +5,8 @@ import httpx
 import pytest
 from django.core.cache import cache
 
-from payments.daraja import DarajaError, DarajaUnavailable, get_daraja
-from payments.daraja.client import TOKEN_KEY, DarajaClient, DarajaConfig
+from mpesa.daraja import DarajaError, DarajaUnavailable, get_daraja
+from mpesa.daraja.client import TOKEN_KEY, DarajaClient, DarajaConfig
 
 
 def test_one_token_serves_every_call_until_it_nears_expiry(daraja):
@@ -29,7 +29,7 @@ def test_a_refresh_in_progress_elsewhere_is_waited_for(daraja, monkeypatch):
         sleeps.append(seconds)
         cache.set(TOKEN_KEY, "their-token", timeout=60)
 
-    monkeypatch.setattr("payments.daraja.client.time.sleep", other_process_finishes)
+    monkeypatch.setattr("mpesa.daraja.client.time.sleep", other_process_finishes)
     assert client.token() == "their-token"
     assert len(sleeps) == 1
     assert daraja.tokens() == []  # we never asked

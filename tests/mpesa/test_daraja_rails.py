@@ -13,15 +13,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
-from payments import reversals
-from payments.daraja.callback_urls import (
-    DARAJA_CALLBACKS,
-    CallbackUrlRefused,
-    callback_url,
-    refusals,
-)
-from payments.daraja.client import DarajaCredentialsRefused, DarajaUnavailable
-from payments.models import MpesaDeposit, MpesaReversal, ProviderCallback, StkPushRequest
+from mpesa import reversals
+from mpesa.daraja.callback_urls import DARAJA_CALLBACKS, CallbackUrlRefused, callback_url, refusals
+from mpesa.daraja.client import DarajaCredentialsRefused, DarajaUnavailable
+from mpesa.models import MpesaDeposit, MpesaReversal, ProviderCallback, StkPushRequest
 from tests.api.helpers import post_job
 from tests.rails import (
     CONSUMER_SECRET,
@@ -163,7 +158,7 @@ def test_production_does_not_start_with_a_url_daraja_would_refuse(production_url
     settings.MPESA_CALLBACK_BASE_URL = "https://10.0.0.7"
     with pytest.raises(SystemCheckError) as failed:
         call_command("check", "--deploy")
-    assert "payments.E001" in str(failed.value)
+    assert "mpesa.E001" in str(failed.value)
     assert "names 10.0.0.7, which Safaricom cannot reach" in str(failed.value)
 
 
@@ -177,9 +172,7 @@ def test_registration_refuses_before_calling_daraja(production_urls, settings, d
 def test_registration_sends_the_clean_urls_and_never_prints_the_token(
     production_urls, daraja_http, monkeypatch, capsys
 ):
-    monkeypatch.setattr(
-        "payments.management.commands.mpesa_register_urls.get_daraja", daraja_client
-    )
+    monkeypatch.setattr("mpesa.management.commands.mpesa_register_urls.get_daraja", daraja_client)
     daraja_http.get(OAUTH).mock(return_value=token("t1"))
     register = daraja_http.post(REGISTER).respond(json=sample("daraja/c2b_register_url_answer"))
     call_command("mpesa_register_urls")
@@ -242,14 +235,14 @@ def test_a_wrong_secret_is_one_clear_error_remembered_so_daraja_is_not_hammered(
     oauth = wrong_secret(daraja_http)
     stk = daraja_http.post(STK_QUERY)
     client = daraja_client()
-    with caplog.at_level(logging.WARNING, logger="payments.daraja.client"):
+    with caplog.at_level(logging.WARNING, logger="mpesa.daraja.client"):
         for _ in range(20):
             with pytest.raises(DarajaCredentialsRefused) as refused:
                 client.stk_query(checkout_request_id="ws_CO_1")
     assert refused.value.code == "400.008.01"
     assert refused.value.retry_after == 60
     assert (oauth.call_count, stk.call_count) == (1, 0)
-    said = [r for r in caplog.records if r.name == "payments.daraja.client"]
+    said = [r for r in caplog.records if r.name == "mpesa.daraja.client"]
     assert [r.getMessage() for r in said] == [
         f"Daraja ({DARAJA}) refused our consumer key and secret (400.008.01): check "
         "MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET"
@@ -263,14 +256,14 @@ def test_a_wrong_secret_is_one_clear_error_remembered_so_daraja_is_not_hammered(
     )
 
     later = time.time() + 61  # the memory has lapsed: Daraja is asked once more
-    monkeypatch.setattr("payments.daraja.client.time.time", lambda: later)
+    monkeypatch.setattr("mpesa.daraja.client.time.time", lambda: later)
     with pytest.raises(DarajaCredentialsRefused):
         client.stk_query(checkout_request_id="ws_CO_1")
     assert oauth.call_count == 2
-    assert len([r for r in caplog.records if r.name == "payments.daraja.client"]) == 1
+    assert len([r for r in caplog.records if r.name == "mpesa.daraja.client"]) == 1
 
     oauth.mock(return_value=token("fixed"))  # the secret was corrected, a minute later
-    monkeypatch.setattr("payments.daraja.client.time.time", lambda: later + 61)
+    monkeypatch.setattr("mpesa.daraja.client.time.time", lambda: later + 61)
     stk.respond(json={"ResponseCode": "0", "ResultCode": "0"})
     client.stk_query(checkout_request_id="ws_CO_1")
     assert api.anonymous().get("/api/health/").json()["mpesa"] == "ok"
@@ -287,7 +280,7 @@ def test_the_memory_of_refused_keys_is_shared_by_every_process(db, daraja_http):
 
 
 def test_an_stk_push_with_refused_keys_is_a_clear_503(api, employer, daraja_http, monkeypatch):
-    monkeypatch.setattr("payments.stk.get_daraja", daraja_client)
+    monkeypatch.setattr("mpesa.stk.get_daraja", daraja_client)
     wrong_secret(daraja_http)
     job = post_job(api, employer)
     for _ in range(3):
@@ -351,7 +344,7 @@ def test_the_documented_validation_is_answered_in_darajas_format(api, employer):
 def prompted(api, employer, daraja_http, monkeypatch, settings):
     """An STK push Daraja accepted with the CheckoutRequestID of its documented callback."""
     settings.MPESA_CALLBACK_BASE_URL = PUBLIC
-    monkeypatch.setattr("payments.stk.get_daraja", daraja_client)
+    monkeypatch.setattr("mpesa.stk.get_daraja", daraja_client)
     daraja_http.get(OAUTH).mock(return_value=token("t"))
     push = daraja_http.post(STK_PUSH)
     job = post_job(api, employer)
@@ -407,7 +400,7 @@ def test_the_documented_reversal_results_settle_the_reversal(
     api, daraja_http, monkeypatch, settings, name, status
 ):
     settings.MPESA_CALLBACK_BASE_URL = PUBLIC
-    monkeypatch.setattr("payments.reversals.get_daraja", daraja_client)
+    monkeypatch.setattr("mpesa.reversals.get_daraja", daraja_client)
     result = sample(f"daraja/{name}")
     stray = {**sample("daraja/c2b_payment"), "TransID": "SKC82PACB8"}  # for no account of ours
     api.anonymous().post("/api/callbacks/c2b/confirmation/", stray)

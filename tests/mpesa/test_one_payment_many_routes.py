@@ -17,9 +17,9 @@ from django.urls import reverse
 
 from escrow.models import EscrowContract, LedgerOperation
 from jobs.services import job_create
-from payments import stk
-from payments.models import MpesaDeposit, ProviderCallback, StkPushRequest
-from payments.payers import NAIROBI
+from mpesa import stk
+from mpesa.models import MpesaDeposit, ProviderCallback, StkPushRequest
+from mpesa.payers import NAIROBI
 from tests.conftest import assert_books_balance
 from tests.factories import EmployerFactory
 

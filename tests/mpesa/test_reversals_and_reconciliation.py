@@ -11,8 +11,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import User
-from payments.models import MobileMoneyPayout, MpesaDeposit, MpesaReversal
-from payments.reversals import reversal_request
+from mpesa.models import MpesaDeposit, MpesaReversal
+from mpesa.reversals import reversal_request
+from payouts.models import MobileMoneyPayout
 from tests.api.helpers import pay, post_job
 
 
@@ -188,7 +189,7 @@ def test_the_report_is_quiet_when_books_agree(api, employer, tmp_path, capsys):
 def test_a_reversal_whose_result_never_came_is_settled_by_transaction_status(api, daraja, settings):
     from datetime import timedelta
 
-    from payments.tasks import mpesa_reconcile
+    from mpesa.tasks import mpesa_reconcile
 
     pay_unvalidated(api, daraja, "rent", 300, "RKTQDM7W02")
     daraja.faults.callback_copies = 0  # the reversal's result is lost

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.models import MpesaDeposit, ProviderCallback, StkPushRequest
+from mpesa.models import MpesaDeposit, ProviderCallback, StkPushRequest
 from tests.api.helpers import legacy_job, pay, post_job, row_counts
 
 
@@ -87,7 +87,7 @@ def test_a_callback_delivered_twice_credits_once(api, employer, daraja, ledger):
 def test_a_late_callback_after_the_query_changes_nothing(api, employer, daraja, settings):
     from datetime import timedelta
 
-    from payments.tasks import mpesa_reconcile
+    from mpesa.tasks import mpesa_reconcile
 
     daraja.faults.hold_callbacks = True
     job = post_job(api, employer)
@@ -110,7 +110,7 @@ def test_a_late_callback_after_the_query_changes_nothing(api, employer, daraja, 
 def test_a_prompt_that_is_never_answered_is_resolved_by_query(api, employer, daraja, settings):
     from datetime import timedelta
 
-    from payments.tasks import mpesa_reconcile
+    from mpesa.tasks import mpesa_reconcile
 
     daraja.faults.callback_copies = 0
     daraja.faults.stk_result_code = 1037

@@ -12,9 +12,9 @@ from notifications.models import DeliveryStatus, Notification, NotificationDeliv
 from notifications.services import delivery_retry, notify
 from notifications.sms import ConsoleSms
 from notifications.tasks import send_notification
-from payments.models import MobileMoneyPayout
-from payments.payouts import _tell_the_payee, payout_apply_result
-from payments.providers import PayoutResult
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutResult
+from payouts.services import _tell_the_payee, payout_apply_result
 from tests.api.escrow_life import (
     cancel,
     complete,

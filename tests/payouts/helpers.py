@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from payments.models import MobileMoneyPayout
-from payments.providers import get_payout_provider
+from payouts.models import MobileMoneyPayout
+from payouts.providers import get_payout_provider
 from tests.api.helpers import in_progress_job
 
 
@@ -23,7 +23,7 @@ def complete(api, employer, employee, budget: str = "1500.00") -> MobileMoneyPay
 def sweep(settings, capture) -> None:
     """The every-minute sweep, with everything in flight due; what the providers do after their
     answers (their later steps, their callbacks) happens once it has run, as after a commit."""
-    from payments.tasks import payout_sweep
+    from payouts.tasks import payout_sweep
 
     settings.OUTBOUND_STUCK_AFTER = timedelta(0)
     with capture(execute=True):

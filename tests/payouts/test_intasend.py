@@ -14,10 +14,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from payments.models import MobileMoneyPayout, ProviderCallback
-from payments.providers import PayoutResult, get_payout_provider
-from payments.providers.intasend import APPROVE, INITIATE, STATUS, IntasendProvider
-from payments.tasks import payout_send
+from mpesa.models import ProviderCallback
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutResult, get_payout_provider
+from payouts.providers.intasend import APPROVE, INITIATE, STATUS, IntasendProvider
+from payouts.tasks import payout_send
 from sandbox.intasend import FAILED_LATER, SHORT_OF_FLOAT
 from tests.conftest import payout_sms
 from tests.payouts.helpers import complete, sweep, use_provider

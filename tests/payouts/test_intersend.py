@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from payments.models import MobileMoneyPayout, ProviderCallback
-from payments.providers import PayoutResult, get_payout_provider
-from payments.providers.intersend import sign
-from payments.tasks import payout_send
+from mpesa.models import ProviderCallback
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutResult, get_payout_provider
+from payouts.providers.intersend import sign
+from payouts.tasks import payout_send
 from sandbox.intersend import FAILED_LATER
 from tests.conftest import payout_sms
 from tests.payouts.helpers import complete, sweep, use_provider

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse, reverse_lazy
 
-from payments.models import MobileMoneyPayout, ProviderCallback
-from payments.providers import get_payout_provider
-from payments.tasks import payout_send, payout_sweep
+from mpesa.models import ProviderCallback
+from payouts.models import MobileMoneyPayout
+from payouts.providers import get_payout_provider
+from payouts.tasks import payout_send, payout_sweep
 from tests.conftest import payout_sms
 from tests.payouts.helpers import complete
 
@@ -192,7 +193,7 @@ def test_a_wrong_initiator_credential_is_accepted_then_fails_by_the_result(
     says 2001. Nothing was paid (Transaction Status knows no such payment)."""
     settings.MPESA_SECURITY_CREDENTIAL = "not-the-initiators"
     get_payout_provider.cache_clear()
-    from payments.daraja import get_daraja
+    from mpesa.daraja import get_daraja
 
     get_daraja.cache_clear()
     payout = complete(api, employer, employee)
@@ -234,7 +235,7 @@ def test_b2c_refuses_cents_before_sending(db, b2c):
 def test_a_repeated_originator_conversation_id_is_refused_by_mpesa(api, employer, employee, b2c):
     """Should anything send twice under one reference, M-Pesa pays once; the refusal of the
     copy is not a verdict on the payment, so it leaves the outcome to the status query."""
-    from payments.providers import PayoutUnavailable
+    from payouts.providers import PayoutUnavailable
 
     payout = complete(api, employer, employee)
     with pytest.raises(PayoutUnavailable, match="HTTP 500"):

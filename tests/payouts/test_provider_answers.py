@@ -15,14 +15,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core.exceptions import ImproperlyConfigured
 
-from payments.daraja.callback_urls import callback_url
-from payments.models import MobileMoneyPayout, ProviderCallback
-from payments.payouts import PayoutRequestRecords
-from payments.providers import PayoutUnavailable
-from payments.providers.intasend import APPROVE, INITIATE, STATUS, IntasendProvider, outcome
-from payments.providers.intersend import IntersendProvider
-from payments.providers.mpesa_b2c import MpesaB2CProvider
-from payments.tasks import payout_sweep
+from mpesa.daraja.callback_urls import callback_url
+from mpesa.models import ProviderCallback
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutUnavailable
+from payouts.providers.intasend import APPROVE, INITIATE, STATUS, IntasendProvider, outcome
+from payouts.providers.intersend import IntersendProvider
+from payouts.providers.mpesa_b2c import MpesaB2CProvider
+from payouts.services import PayoutRequestRecords
+from payouts.tasks import payout_sweep
 from tests.conftest import payout_sms
 from tests.payouts.helpers import complete
 from tests.rails import (
@@ -50,7 +51,7 @@ def http():
 
 def use(monkeypatch, provider: object) -> None:
     """`provider` is the one payouts are sent with."""
-    monkeypatch.setattr("payments.payouts.get_payout_provider", lambda: provider)
+    monkeypatch.setattr("payouts.services.get_payout_provider", lambda: provider)
 
 
 def recorded(kind: str) -> str:

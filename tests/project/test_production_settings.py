@@ -37,9 +37,9 @@ from django.urls import get_resolver
 get_resolver().url_patterns
 from kazi.celery import app
 app.loader.import_default_modules()
-import kazi.urls, payments.tasks, payments.api
-from payments.daraja import get_daraja
-from payments.providers import get_payout_provider
+import kazi.urls, mpesa.tasks, mpesa.callbacks, payouts.tasks, payouts.callbacks
+from mpesa.daraja import get_daraja
+from payouts.providers import get_payout_provider
 get_payout_provider()
 ours = {"sandbox", *(app.split(".")[0] for app in settings.INSTALLED_APPS)}
 stand_ins = sorted(

@@ -93,9 +93,9 @@ def test_unknown_api_path_is_a_json_404(api, settings):
         "jobs/jobapplication",
         "escrow/escrowcontract",
         "escrow/ledgeroperation",
-        "payments/mpesadeposit",
-        "payments/mobilemoneypayout",
-        "payments/providercallback",
+        "mpesa/mpesadeposit",
+        "payouts/mobilemoneypayout",
+        "mpesa/providercallback",
     ],
 )
 def test_admin_lists_every_model(client, db, model):

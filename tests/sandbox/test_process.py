@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.management import call_command
 
-from payments.daraja import get_daraja
-from payments.models import MpesaDeposit, ProviderCallback
+from mpesa.daraja import get_daraja
+from mpesa.models import MpesaDeposit, ProviderCallback
 from tests.sandbox.conftest import B2C, STK, Caller
 from tests.sandbox_process import ROOT, running_sandbox
 

@@ -4,8 +4,8 @@ the base URL (nothing else differs from production), and the health probe asks i
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from payments.daraja import get_daraja, sandbox_health
-from payments.daraja.client import BASE_URLS
+from mpesa.daraja import get_daraja, sandbox_health
+from mpesa.daraja.client import BASE_URLS
 
 
 @pytest.mark.parametrize(

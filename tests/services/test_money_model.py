@@ -36,10 +36,12 @@ from jobs.models import JobApplication, JobListing
 from jobs.tasks import auto_release_sweep
 from kazi.errors import Conflict, DomainError
 from kazi.money import to_chain
-from payments import deposits, payouts
-from payments.models import MobileMoneyPayout, MpesaDeposit, ProviderCallback
-from payments.providers import PayoutResult, get_payout_provider
-from payments.tasks import payout_sweep
+from mpesa import deposits
+from mpesa.models import MpesaDeposit, ProviderCallback
+from payouts import services as payouts
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutResult, get_payout_provider
+from payouts.tasks import payout_sweep
 from sandbox import Sandbox
 from tests.conftest import assert_books_balance
 from tests.factories import ArbiterFactory, EmployeeFactory, EmployerFactory

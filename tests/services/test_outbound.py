@@ -11,8 +11,8 @@ from escrow import services as escrow_services
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
-from payments.deposits import ReceivedPayment, deposit_record
-from payments.models import MobileMoneyPayout
+from mpesa.deposits import ReceivedPayment, deposit_record
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from payments import payouts
-from payments.models import MobileMoneyPayout
-from payments.providers import PayoutResult
-from payments.tasks import payout_sweep
+from payouts import services as payouts
+from payouts.models import MobileMoneyPayout
+from payouts.providers import PayoutResult
+from payouts.tasks import payout_sweep
 from tests.api.helpers import in_progress_job
 from tests.conftest import payout_sms
 
@@ -211,7 +211,7 @@ def test_each_payout_is_tied_to_the_release_on_chain_and_the_books_follow_it(
     api, employer, employee, ledger
 ):
     from escrow.services import escrow_payee
-    from payments.selectors import books_summary
+    from payouts.selectors import books_summary
 
     _, payout = complete(api, employer, employee)
     release = payout.escrow_contract.operations.get(kind="release")

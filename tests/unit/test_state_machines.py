@@ -7,7 +7,7 @@ import pytest
 from escrow.models import ESCROW_MACHINE, EscrowStatus
 from jobs.models import JOB_MACHINE, JobStatus
 from kazi.states import IllegalTransition
-from payments.models import PAYOUT_MACHINE, PayoutStatus
+from payouts.models import PAYOUT_MACHINE, PayoutStatus
 
 LEGAL = {
     "job": (

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from jobs import services as jobs
 from jobs.models import JobListing
-from payments.deposits import ReceivedPayment, deposit_record
+from mpesa.deposits import ReceivedPayment, deposit_record
 from tests.factories import ArbiterFactory
 
 _receipts = itertools.count(1)

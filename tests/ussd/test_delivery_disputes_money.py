@@ -10,7 +10,7 @@ from escrow.models import Dispute, DisputeMessage
 from jobs import services as jobs
 from jobs.models import JobListing
 from notifications.models import Notification
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 from tests.factories import ArbiterFactory
 from tests.ussd.states import job_under_way, pay_in

@@ -3,7 +3,7 @@ from decimal import Decimal
 from accounts.models import User
 from jobs import services as jobs
 from jobs.models import JobListing
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 from tests.factories import EmployerFactory
 
@@ -66,7 +66,7 @@ def test_worker_finds_work_applies_is_paid_and_sees_it(phone, django_capture_on_
     assert "KES 1500.00" in worker_phone.press("1")
     assert worker_phone.press("1") == "END You applied. The employer will choose."
 
-    from payments.deposits import ReceivedPayment, deposit_record
+    from mpesa.deposits import ReceivedPayment, deposit_record
 
     with django_capture_on_commit_callbacks(execute=True):
         deposit_record(
@@ -113,7 +113,7 @@ def test_employer_assigns_and_releases_with_pin(phone, django_capture_on_commit_
     assert "Give this job to Otieno" in boss.press("1")
     assert boss.press("1") == "END Otieno Odhiambo now has the job."
 
-    from payments.deposits import ReceivedPayment, deposit_record
+    from mpesa.deposits import ReceivedPayment, deposit_record
 
     with django_capture_on_commit_callbacks(execute=True):
         deposit_record(

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from payments.models import MobileMoneyPayout
+from payouts.models import MobileMoneyPayout
 from tests.ussd.states import jobs_in_every_state
 from ussd import api  # noqa: F401 - registers every screen
 from ussd.engine import SCREENS, Context

@@ -16,8 +16,9 @@ from django.utils import translation
 from accounts.models import UserType
 from escrow.models import EscrowStatus, LedgerOperationKind, LedgerOperationStatus
 from jobs.models import JobStatus
-from payments.models import PayoutKind, PayoutRecipient, PayoutStatus, StkStatus
-from payments.stk import RESULT_MESSAGES
+from mpesa.models import StkStatus
+from mpesa.stk import RESULT_MESSAGES
+from payouts.models import PayoutKind, PayoutRecipient, PayoutStatus
 from tests.web.helpers import field_errors, html, text
 from web import errors, labels
 
@@ -170,7 +171,7 @@ def test_every_refusal_the_pages_translate_is_still_raised_by_a_service():
     reword it there too, or the pages would fall back to a vaguer message."""
     sources = "".join(
         path.read_text()
-        for app in ("accounts", "jobs", "escrow", "payments", "kazi")
+        for app in ("accounts", "jobs", "escrow", "mpesa", "payouts", "kazi")
         for path in (ROOT / app).rglob("*.py")
     )
     flat = re.sub(r'"\s+f?"', "", sources)  # implicit concatenation across lines

@@ -9,7 +9,8 @@ from django.conf import settings
 
 from escrow.models import Dispute, DisputeMessage, EscrowStatus
 from jobs.models import JobApplication, JobListing, JobStatus, Rating
-from payments.models import MobileMoneyPayout, PayoutStatus, StkPushRequest
+from mpesa.models import StkPushRequest
+from payouts.models import MobileMoneyPayout, PayoutStatus
 from tests.web.helpers import field_errors, form_errors, messages, page_ids, text
 
 

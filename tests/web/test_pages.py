@@ -11,7 +11,7 @@ from django.templatetags.static import static
 from django.test import Client
 
 from jobs import selectors
-from payments.models import StkPushRequest
+from mpesa.models import StkPushRequest
 from tests.web.helpers import html, page_ids, text
 
 PAGE_BUDGET = 60 * 1024  # a first visit on 3G, compressed

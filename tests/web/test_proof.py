@@ -7,7 +7,8 @@ import pytest
 
 from escrow.models import LedgerOperation
 from escrow.references import ALPHABET
-from payments.models import MobileMoneyPayout, MpesaDeposit
+from mpesa.models import MpesaDeposit
+from payouts.models import MobileMoneyPayout
 from tests.web.helpers import html, page_ids, text
 
 

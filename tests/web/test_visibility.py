@@ -8,7 +8,8 @@ import pytest
 
 from escrow.models import Dispute
 from jobs.models import JobStatus
-from payments.models import MobileMoneyPayout, MpesaDeposit
+from mpesa.models import MpesaDeposit
+from payouts.models import MobileMoneyPayout
 from tests.web.helpers import html, page_ids, text
 
 PUBLIC_PARTS = [

@@ -18,7 +18,7 @@ from accounts.services import user_login, user_register, user_set_language
 from jobs import selectors
 from kazi.errors import DomainError, TooManyAttempts
 from notifications.services import notifications_of
-from payments.selectors import user_money
+from payouts.selectors import user_money
 from web import forms
 from web.errors import explain, too_many_requests
 from web.pages import my_jobs

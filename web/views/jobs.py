@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs import services
 from jobs.models import JobListing
 from kazi.errors import DomainError
-from payments.stk import stk_request
+from mpesa.stk import stk_request
 from web import forms
 from web.errors import explain
 from web.pages import job_page

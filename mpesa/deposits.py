@@ -1,0 +1,212 @@
+"""Deposits: money received by M-Pesa, matched to an escrow by its reference."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from escrow.models import EscrowContract
+from escrow.references import normalise_reference
+from jobs.models import JobListing
+from jobs.services import job_credit_deposit
+from mpesa.models import DepositStatus, MpesaDeposit, ProviderCallback, StkPushRequest, StkStatus
+from mpesa.payers import full_msisdn, mpesa_time, same_payer
+from payouts.models import PayoutKind, PayoutRecipient
+from payouts.providers.base import mpesa_refusal
+from payouts.services import payout_open
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ReceivedPayment:
+    """Money M-Pesa says we received. `trans_id` is the key it is applied once under: the C2B
+    TransID, or the STK CheckoutRequestID. `paid_at` is M-Pesa's time of payment (for an STK
+    query's answer, which has none: when the prompt was sent)."""
+
+    trans_id: str
+    amount: Decimal
+    bill_ref_number: str
+    msisdn: str
+    payer_name: str
+    trans_time: str
+    paid_at: datetime = field(default_factory=timezone.now)
+    source: str = MpesaDeposit.Source.C2B
+    receipt_number: str = ""
+
+    @property
+    def receipt(self) -> str:
+        """The M-Pesa receipt: a C2B TransID is one; an STK payment's comes in its callback."""
+        if self.source == MpesaDeposit.Source.C2B:
+            return self.trans_id
+        return self.receipt_number
+
+
+def callback_store(*, kind: str, body: bytes, remote_addr: str | None) -> ProviderCallback:
+    """Keep the raw callback before anything trusts it; committed on its own."""
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # PostgreSQL: no NULs
+    return ProviderCallback.objects.create(kind=kind, body=text, remote_addr=remote_addr)
+
+
+def callback_outcome(callback: ProviderCallback, outcome: str) -> None:
+    ProviderCallback.objects.filter(pk=callback.pk).update(outcome=outcome[:200])
+
+
+def _already_recorded(payment: ReceivedPayment) -> MpesaDeposit | None:
+    """The deposit this payment already made: same key, or the same M-Pesa receipt arriving by
+    the other route (an STK payment to a Pay Bill can also be confirmed by C2B)."""
+    same = Q(transaction_reference=payment.trans_id)
+    if receipt := payment.receipt:
+        same |= Q(receipt_number=receipt) | Q(transaction_reference=receipt)
+    return MpesaDeposit.objects.filter(same).first()
+
+
+def _reported_otherwise(escrow: EscrowContract, payment: ReceivedPayment) -> MpesaDeposit | None:
+    """This payment, already credited to the escrow by a route that could not name it the same
+    way: the STK query answers without a receipt, so a payment it credited (under its
+    CheckoutRequestID) is recognised when the receipt arrives by C2B, and a C2B payment when
+    the query says the prompt was paid. Same escrow, same amount, a payer who can be the same
+    and a time within MPESA_SAME_PAYMENT_WINDOW of each other."""
+    if payment.source == MpesaDeposit.Source.C2B:
+        twins = escrow.deposits.filter(source=MpesaDeposit.Source.STK, receipt_number="")
+    elif not payment.receipt:  # an STK prompt paid, by the query's word
+        twins = escrow.deposits.filter(source=MpesaDeposit.Source.C2B, stk_request__isnull=True)
+    else:
+        return None  # a receipt was given: _already_recorded has looked for it
+    window = settings.MPESA_SAME_PAYMENT_WINDOW
+    twins = twins.filter(
+        amount=payment.amount, paid_at__range=(payment.paid_at - window, payment.paid_at + window)
+    )
+    return next(
+        (d for d in twins.order_by("paid_at") if same_payer(d.phone_number, payment.msisdn)), None
+    )
+
+
+def _attach_receipt(deposit: MpesaDeposit, payment: ReceivedPayment) -> None:
+    """A deposit known without its receipt gets it from a later report of the same payment."""
+    if payment.receipt and not deposit.receipt_number:
+        deposit.receipt_number = payment.receipt
+        deposit.payer_name = deposit.payer_name or payment.payer_name[:200]
+        deposit.save(update_fields=["receipt_number", "payer_name"])
+
+
+def _lock_escrow(bill_ref_number: str) -> tuple[JobListing | None, EscrowContract | None]:
+    """The job and escrow the bill reference names, locked in the usual order; (None, None)
+    for a reference nobody issued."""
+    reference = normalise_reference(bill_ref_number)
+    job_id = (
+        EscrowContract.objects.filter(contract_id=reference)
+        .values_list("job_listing_id", flat=True)
+        .first()
+    )
+    if job_id is None:
+        return None, None
+    job = JobListing.objects.select_for_update().get(pk=job_id)
+    return job, EscrowContract.objects.select_for_update().get(job_listing_id=job_id)
+
+
+@transaction.atomic
+def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | None) -> MpesaDeposit:
+    """Apply a payment once, whichever route reports it first (MONEY-SAFETY P2): a replayed key,
+    a receipt seen before, or the same payment known without its receipt returns the deposit it
+    made the first time. Decided under the escrow's lock, so two routes at once cannot both
+    credit it."""
+    job, escrow = _lock_escrow(payment.bill_ref_number)
+    existing = _already_recorded(payment) or (escrow and _reported_otherwise(escrow, payment))
+    if existing:
+        _attach_receipt(existing, payment)
+        return existing
+    credited = min(payment.amount, escrow.remaining_amount) if escrow else Decimal("0.00")
+    try:
+        with transaction.atomic():
+            deposit = MpesaDeposit.objects.create(
+                transaction_reference=payment.trans_id,
+                escrow_contract=escrow,
+                bill_ref_number=payment.bill_ref_number[:100],
+                amount=payment.amount,
+                credited_amount=credited,
+                surplus_amount=payment.amount - credited if escrow else Decimal("0.00"),
+                phone_number=payment.msisdn[:100],
+                payer_name=payment.payer_name[:200],
+                transaction_time=payment.trans_time[:14],
+                paid_at=payment.paid_at,
+                status=DepositStatus.COMPLETED,
+                callback=callback,
+                source=payment.source,
+                receipt_number=payment.receipt,
+            )
+    except IntegrityError:
+        # The same payment committed by an unmatched delivery while we waited for the locks.
+        existing = _already_recorded(payment)
+        if existing is None:
+            raise
+        return existing
+    if credited:
+        job_credit_deposit(job=job, escrow=escrow, amount=credited, source_key=payment.trans_id)
+    # Paid more than the escrow needed: straight back, if mobile money can pay it (whole
+    # shillings, KES 10 or more). Otherwise the payout could only fail, and a deposit with a
+    # payout is never reversed: the surplus stays owed, for the admin's M-Pesa reversal.
+    if deposit.surplus_amount > 0 and mpesa_refusal(deposit.surplus_amount) is None:
+        payout_open(
+            kind=PayoutKind.SURPLUS,
+            recipient=PayoutRecipient.EMPLOYER,
+            user=escrow.employer,
+            amount=deposit.surplus_amount,
+            reference=f"SURPLUS_{payment.trans_id}",
+            escrow=escrow,
+            deposit=deposit,
+        )
+    return deposit
+
+
+def deposit_apply_transaction_status(values: dict[str, Any]) -> str:
+    """Transaction Status described a completed payment into our Pay Bill (`values`: its
+    ResultParameters): a payment we know by its receipt is left alone; one we credited from an
+    STK query gets its receipt; a prompt still waiting is paid with it. Otherwise nothing is
+    credited: the result names no account, so the payment waits for reconciliation."""
+    receipt = str(values.get("ReceiptNo") or "")[:20]
+    paid_at = mpesa_time(values.get("InitiatedTime")) or mpesa_time(values.get("FinalisedTime"))
+    try:
+        amount = Decimal(str(values.get("Amount"))).quantize(CENT)
+    except ArithmeticError:
+        return f"receipt {receipt or '?'}: unreadable Amount"
+    if not receipt or paid_at is None:
+        return "no ReceiptNo or time: nothing to match"
+    payer = str(values.get("DebitPartyName") or "")
+    if MpesaDeposit.objects.filter(
+        Q(receipt_number=receipt) | Q(transaction_reference=receipt)
+    ).exists():
+        return f"{receipt} already recorded"
+    window = settings.MPESA_SAME_PAYMENT_WINDOW
+    for prompt in StkPushRequest.objects.filter(
+        amount=amount, created_at__range=(paid_at - window, paid_at + window)
+    ).select_related("deposit"):
+        unnamed = prompt.status == StkStatus.PENDING or (
+            prompt.deposit is not None and not prompt.deposit.receipt_number
+        )
+        if unnamed and same_payer(prompt.phone_number, payer):
+            from mpesa.stk import stk_apply_result  # stk builds on this module
+
+            stk_apply_result(
+                checkout_request_id=prompt.checkout_request_id,
+                result_code="0",
+                receipt_number=receipt,
+                amount=amount,
+                payer=full_msisdn(payer) or "",
+            )
+            return f"{receipt} is the payment of prompt {prompt.checkout_request_id}"
+    return f"{receipt}: no payment of ours matches; left for reconciliation"
+
+
+def deposit_summary(deposit: MpesaDeposit) -> str:
+    if deposit.is_unmatched:
+        return f"unmatched: KES {deposit.amount} kept for review"
+    return (
+        f"{deposit.escrow_contract.contract_id}: credited KES {deposit.credited_amount}, "
+        f"surplus KES {deposit.surplus_amount}"
+    )
