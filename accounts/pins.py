@@ -12,7 +12,7 @@ from rest_framework import status
 
 from accounts.models import User
 from kazi.errors import DomainError
-from notifications.sms import sms_send_after_commit
+from kazi.sms import sms_send_after_commit
 
 MAX_ATTEMPTS = 3
 LOCK_FOR = timedelta(minutes=30)

@@ -26,13 +26,11 @@ from escrow.models import (
 from escrow.references import new_reference
 from jobs.models import JobListing
 from kazi.errors import Conflict, DomainError
-from kazi.money import to_chain
+from kazi.events import announce
+from kazi.money import MIN_MPESA_PAYOUT, to_chain
 from kazi.outbound import dispatch_on_commit
 from notifications.messages import Event
 from notifications.services import notify
-from payouts.models import PayoutKind, PayoutRecipient
-from payouts.providers.base import MIN_MPESA_PAYOUT
-from payouts.services import payout_open
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +199,7 @@ def _enqueue(
 
 
 def _sync_after_commit(escrow: EscrowContract) -> None:
-    from escrow.tasks import ledger_sync  # the tasks module imports this one
-
-    dispatch_on_commit(ledger_sync, escrow.pk)
+    dispatch_on_commit("escrow.tasks.ledger_sync", escrow.pk)
 
 
 # --- carrying out the queued operations -----------------------------------------------------
@@ -282,54 +278,17 @@ def ledger_operation_confirm(*, op_id: int, tx_hash: str) -> None:
             job=escrow.job_listing.title,
             amount=escrow.released_amount,
         )
-    if op.kind in PAID_OUT_AFTER:
-        _pay_out_what_left(escrow, op)
+    if op.kind in MONEY_LEAVES_WITH:
+        # Money left the escrow on chain: money out (a higher layer) sends it to phones.
+        announce("escrow.money_left", escrow_id=escrow.pk, operation_id=op.pk)
 
 
-# The ledger operations after which money that left the escrow on chain is sent to phones.
-PAID_OUT_AFTER = {
+# The ledger operations after which money that left the escrow on chain is owed to phones.
+MONEY_LEAVES_WITH = {
     LedgerOperationKind.RELEASE,
     LedgerOperationKind.REFUND,
     LedgerOperationKind.RESOLVE,
 }
-
-
-def _pay_out_what_left(escrow: EscrowContract, op: LedgerOperation) -> None:
-    """Once the chain confirms money left the escrow, it goes to phones: the worker's part
-    (released) to the worker, the employer's part (refunded) back to the employer."""
-    code = escrow.contract_id.removeprefix("ESCROW_")
-    assigned = escrow.operations.filter(kind=LedgerOperationKind.ASSIGN).last()
-    worker, employer = {
-        LedgerOperationKind.RELEASE: ((PayoutKind.RELEASE, f"PAYOUT_{code}"), None),
-        LedgerOperationKind.REFUND: (None, (PayoutKind.REFUND, f"REFUND_{code}")),
-        LedgerOperationKind.RESOLVE: (
-            (PayoutKind.DISPUTE_SHARE, f"SHARE_{code}_W"),
-            (PayoutKind.DISPUTE_SHARE, f"SHARE_{code}_E"),
-        ),
-    }[op.kind]
-    if worker and escrow.released_amount > 0:
-        kind, reference = worker
-        payout_open(
-            kind=kind,
-            recipient=PayoutRecipient.EMPLOYEE,
-            user=escrow.employee,
-            amount=escrow.released_amount,
-            reference=reference,
-            escrow=escrow,
-            payee=assigned.payee if assigned else "",
-            release_tx_hash=op.tx_hash,
-        )
-    if employer and escrow.refunded_amount > 0:
-        kind, reference = employer
-        payout_open(
-            kind=kind,
-            recipient=PayoutRecipient.EMPLOYER,
-            user=escrow.employer,
-            amount=escrow.refunded_amount,
-            reference=reference,
-            escrow=escrow,
-            release_tx_hash=op.tx_hash,
-        )
 
 
 _RETRY_SUFFIX = re.compile(r":r(\d+)$")

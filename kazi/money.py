@@ -9,6 +9,7 @@ KES_PLACES = Decimal("0.01")
 CHAIN_DECIMALS = 7
 CHAIN_UNITS_PER_KES = 10**CHAIN_DECIMALS
 MAX_MPESA_TRANSACTION = Decimal("250000.00")
+MIN_MPESA_PAYOUT = Decimal("10")  # B2C's and IntaSend's smallest transfer
 MAX_BUDGET = Decimal("10000000.00")
 
 

@@ -179,6 +179,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
+    "announcement-sweep": {"task": "kazi.tasks.announcement_sweep", "schedule": 60.0},
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
     "payout-sweep": {"task": "payouts.tasks.payout_sweep", "schedule": 60.0},
     "mpesa-reconcile": {"task": "mpesa.tasks.mpesa_reconcile", "schedule": 60.0},
@@ -317,7 +318,12 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Kazi Trust <no-reply@kazitrust.co.ke>")
 
 # --- SMS and USSD ---
-SMS_BACKEND = env("SMS_BACKEND", "console")  # console | africastalking
+# console (the sandbox's: messages printed to the terminal) | africastalking
+SMS_BACKEND = env("SMS_BACKEND", "africastalking" if PRODUCTION else "console")
+if PRODUCTION and SMS_BACKEND == "console":
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=console (the sandbox) is refused when KAZI_ENV=production"
+    )
 AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", "sandbox")
 AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY")
 AFRICASTALKING_SENDER_ID = env("AFRICASTALKING_SENDER_ID")

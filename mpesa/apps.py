@@ -6,4 +6,4 @@ class MpesaConfig(AppConfig):
     verbose_name = "M-Pesa (money in)"
 
     def ready(self) -> None:
-        from mpesa import checks  # noqa: F401  registers the system checks
+        from mpesa import checks, tasks  # noqa: F401  the system checks; the tasks queued by name

@@ -14,11 +14,9 @@ from escrow.models import EscrowContract
 from escrow.references import normalise_reference
 from jobs.models import JobListing
 from jobs.services import job_credit_deposit
+from kazi.events import announce
 from mpesa.models import DepositStatus, MpesaDeposit, ProviderCallback, StkPushRequest, StkStatus
 from mpesa.payers import full_msisdn, mpesa_time, same_payer
-from payouts.models import PayoutKind, PayoutRecipient
-from payouts.providers.base import mpesa_refusal
-from payouts.services import payout_open
 
 CENT = Decimal("0.01")
 
@@ -148,19 +146,9 @@ def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | Non
         return existing
     if credited:
         job_credit_deposit(job=job, escrow=escrow, amount=credited, source_key=payment.trans_id)
-    # Paid more than the escrow needed: straight back, if mobile money can pay it (whole
-    # shillings, KES 10 or more). Otherwise the payout could only fail, and a deposit with a
-    # payout is never reversed: the surplus stays owed, for the admin's M-Pesa reversal.
-    if deposit.surplus_amount > 0 and mpesa_refusal(deposit.surplus_amount) is None:
-        payout_open(
-            kind=PayoutKind.SURPLUS,
-            recipient=PayoutRecipient.EMPLOYER,
-            user=escrow.employer,
-            amount=deposit.surplus_amount,
-            reference=f"SURPLUS_{payment.trans_id}",
-            escrow=escrow,
-            deposit=deposit,
-        )
+    if deposit.surplus_amount > 0:
+        # Paid more than the escrow needed: money out sends it back (payouts/handlers.py).
+        announce("mpesa.surplus_received", deposit_id=deposit.pk)
     return deposit
 
 

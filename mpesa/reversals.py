@@ -28,9 +28,8 @@ def reversal_request(*, deposit_id: int, requested_by: User | None) -> MpesaReve
     reversal = MpesaReversal.objects.create(
         deposit=deposit, amount=amount, requested_by=requested_by
     )
-    from mpesa.tasks import reversal_send  # the tasks module imports this one
 
-    dispatch_on_commit(reversal_send, reversal.pk)
+    dispatch_on_commit("mpesa.tasks.reversal_send", reversal.pk)
     return reversal
 
 

@@ -2,9 +2,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from kazi.unavailable import RetriedWhenUnavailable, Unavailable
 from mpesa import reversals, stk
 from mpesa.models import MpesaReversal, ReversalStatus, StkPushRequest, StkStatus
-from mpesa.unavailable import RetriedWhenUnavailable, Unavailable
 
 # A provider that cannot take the request now (PayoutUnavailable, DarajaUnavailable) is asked
 # again with exponential backoff and jitter, never sooner than its Retry-After.

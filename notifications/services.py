@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from kazi.outbound import dispatch_on_commit
+from kazi.sms import get_sms_sender
 from notifications.messages import Event, render
 from notifications.models import Channel, DeliveryStatus, Notification, NotificationDelivery
-from notifications.sms import get_sms_sender
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,7 @@ def notify(*, user: User, event: Event, subject: str, **context: object) -> Noti
         delivery = NotificationDelivery.objects.create(
             notification=notification, channel=channel, address=address
         )
-        from notifications.tasks import send_notification  # the tasks module imports this one
-
-        dispatch_on_commit(send_notification, delivery.pk)
+        dispatch_on_commit("notifications.tasks.send_notification", delivery.pk)
     return notification
 
 
@@ -88,9 +86,7 @@ def delivery_retry(*, delivery_id: int) -> bool:
         pk=delivery_id, status=DeliveryStatus.FAILED
     ).update(status=DeliveryStatus.PENDING, last_error="", updated_at=timezone.now())
     if retried:
-        from notifications.tasks import send_notification
-
-        dispatch_on_commit(send_notification, delivery_id)
+        dispatch_on_commit("notifications.tasks.send_notification", delivery_id)
     return bool(retried)
 
 

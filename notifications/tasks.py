@@ -3,13 +3,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from notifications import services
-from notifications.sms import get_sms_sender
-
-
-@shared_task(autoretry_for=(OSError,), retry_backoff=2, retry_jitter=True, max_retries=5)
-def send_sms(phone_number: str, message: str) -> None:
-    """A message that is not kept (it carries a PIN or a reset code)."""
-    get_sms_sender().send(phone_number=phone_number, message=message)
 
 
 @shared_task

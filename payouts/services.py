@@ -76,8 +76,6 @@ def payout_open(
     paid out, and `reference` derives from it (escrow and kind, or the deposit), so the same
     money cannot be recorded twice (MONEY-SAFETY P12)."""
     parts = split_amount(amount)
-    from payouts.tasks import payout_send  # the tasks module imports this one
-
     payouts = []
     for number, part in enumerate(parts, 1):
         payout = MobileMoneyPayout.objects.create(
@@ -92,7 +90,7 @@ def payout_open(
             payee=payee,
             release_tx_hash=release_tx_hash,
         )
-        dispatch_on_commit(payout_send, payout.pk)
+        dispatch_on_commit("payouts.tasks.payout_send", payout.pk)
         payouts.append(payout)
     return payouts
 
@@ -151,9 +149,7 @@ def payout_retry(*, payout_id: int) -> MobileMoneyPayout:
         release_tx_hash=failed.release_tx_hash,
         retry_of=failed,
     )
-    from payouts.tasks import payout_send as send_task  # the tasks module imports this one
-
-    dispatch_on_commit(send_task, retry.pk)
+    dispatch_on_commit("payouts.tasks.payout_send", retry.pk)
     return retry
 
 

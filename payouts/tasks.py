@@ -2,7 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from mpesa.unavailable import RetriedWhenUnavailable, Unavailable
+from kazi.unavailable import RetriedWhenUnavailable, Unavailable
 from payouts import services as payouts
 from payouts.models import PayoutStatus
 

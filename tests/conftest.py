@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from escrow.ledger import get_ledger
 from kazi.celery import app as celery_app
+from kazi.sms import get_sms_sender
 from mpesa.daraja import get_daraja
-from notifications.sms import get_sms_sender
 from payouts.providers import get_payout_provider
 from payouts.selectors import books_summary
 from stellar_service.cli import DEFAULT_WASM

@@ -4,7 +4,7 @@ from django.db import transaction
 from accounts import pins
 from accounts.models import User
 from accounts.services import user_register
-from notifications.sms import sms_send_after_commit
+from kazi.sms import sms_send_after_commit
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from django.core.cache import cache
 
-from mpesa.unavailable import Unavailable, temporary
+from kazi.unavailable import Unavailable, temporary
 
 log = logging.getLogger(__name__)
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -4,11 +4,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from mpesa.unavailable import Unavailable
+from kazi.money import MIN_MPESA_PAYOUT
+from kazi.unavailable import Unavailable
 
 Outcome = Literal["accepted", "completed", "failed", "not_found"]
-
-MIN_MPESA_PAYOUT = Decimal("10")  # B2C's and IntaSend's smallest transfer
 
 
 class PayoutUnavailable(Unavailable):

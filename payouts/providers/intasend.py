@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core.exceptions import ImproperlyConfigured
 
-from mpesa.unavailable import temporary
+from kazi.unavailable import temporary
 from payouts.providers.base import PayoutResult, PayoutUnavailable, RequestRecords, mpesa_refusal
 
 INITIATE = "/api/v1/send-money/initiate/"

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import httpx
 
-from mpesa.unavailable import temporary
+from kazi.unavailable import temporary
 from payouts.providers.base import PayoutResult, PayoutUnavailable, mpesa_refusal
 
 MAX_CLOCK_SKEW = 300  # seconds a signed message stays acceptable

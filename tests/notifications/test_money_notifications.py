@@ -10,11 +10,11 @@ from escrow.models import LedgerOperation
 from notifications.messages import Event
 from notifications.models import DeliveryStatus, Notification, NotificationDelivery
 from notifications.services import delivery_retry, notify
-from notifications.sms import ConsoleSms
 from notifications.tasks import send_notification
 from payouts.models import MobileMoneyPayout
 from payouts.providers import PayoutResult
 from payouts.services import _tell_the_payee, payout_apply_result
+from sandbox.sms import ConsoleSms
 from tests.api.escrow_life import (
     cancel,
     complete,

@@ -81,6 +81,9 @@ def test_production_refuses_to_be_pointed_at_a_stand_in():
     local_daraja = run("import django; django.setup()", MPESA_ENV="local")
     assert local_daraja.returncode != 0
     assert "MPESA_ENV=local (the sandbox) is refused" in local_daraja.stderr
+    console_sms = run("import django; django.setup()", SMS_BACKEND="console")
+    assert console_sms.returncode != 0
+    assert "SMS_BACKEND=console (the sandbox) is refused" in console_sms.stderr
     local_payouts = run(
         "import django; django.setup()",
         PAYOUT_PROVIDER="intersend",

@@ -36,6 +36,7 @@ from jobs.models import JobApplication, JobListing
 from jobs.tasks import auto_release_sweep
 from kazi.errors import Conflict, DomainError
 from kazi.money import to_chain
+from kazi.tasks import announcement_sweep
 from mpesa import deposits
 from mpesa.models import MpesaDeposit, ProviderCallback
 from payouts import services as payouts
@@ -344,6 +345,7 @@ class Books(RuleBasedStateMachine):
         if payout_fault:
             setattr(daraja.faults, *payout_fault)
         ledger_sweep()
+        announcement_sweep()  # money out reacts to what the ledger confirmed
         payout_sweep()
         ledger.faults.__init__()
         daraja.reset_faults()
@@ -432,6 +434,7 @@ class Books(RuleBasedStateMachine):
         # Quiesce: with no faults, the sweeps finish everything and the ledger agrees with us.
         for _ in range(3):
             ledger_sweep()
+            announcement_sweep()
             payout_sweep()
             self.sandbox.daraja.release_held()
             self.sandbox.daraja.deliver_pending()

@@ -11,6 +11,7 @@ from escrow import services as escrow_services
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
+from kazi.tasks import announcement_sweep
 from mpesa.deposits import ReceivedPayment, deposit_record
 from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
@@ -70,6 +71,10 @@ def test_the_sweep_finishes_work_whose_dispatch_was_lost(db, settings, employer,
     assert [op for op, _ in ledger.calls].count("release") == 1
     escrow = EscrowContract.objects.get(pk=job.escrow.pk)
     assert escrow.status == "released"
+    # Money out's reaction to the release was announced, and lost with the dispatch too.
+    assert not MobileMoneyPayout.objects.filter(escrow_contract=escrow).exists()
+    assert announcement_sweep() == 1
+    assert announcement_sweep() == 0  # handled once
     assert MobileMoneyPayout.objects.filter(escrow_contract=escrow).count() == 1
     assert_books_balance()
 
@@ -90,6 +95,7 @@ def test_a_lost_answer_is_retried_with_the_same_key(api, employer, employee, led
 
 
 def test_redelivered_tasks_change_nothing(db, settings, employer, employee, ledger):
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
     job = job_in_progress(employer, employee)
     jobs.job_complete(job_id=job.pk)
     escrow_services.ledger_sync(escrow_id=job.escrow.pk)
@@ -97,6 +103,8 @@ def test_redelivered_tasks_change_nothing(db, settings, employer, employee, ledg
     escrow_services.ledger_sync(escrow_id=job.escrow.pk)
     release = LedgerOperation.objects.get(kind="release")
     escrow_services.ledger_operation_confirm(op_id=release.pk, tx_hash="another")
+    announcement_sweep()
+    announcement_sweep()
     assert ledger.calls == calls
     assert LedgerOperation.objects.get(kind="release").tx_hash != "another"
     assert MobileMoneyPayout.objects.count() == 1

@@ -117,6 +117,7 @@ def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(
 ):
     from escrow.tasks import ledger_sweep
     from jobs.services import job_complete
+    from kazi.tasks import announcement_sweep
     from tests.factories import EmployeeFactory, EmployerFactory
     from tests.services.test_outbound import job_in_progress
 
@@ -124,6 +125,7 @@ def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(
     job = job_in_progress(EmployerFactory(), EmployeeFactory())
     job_complete(job_id=job.pk)
     ledger_sweep()
+    announcement_sweep()  # money out's reaction to the release, its dispatch lost too
     payout = MobileMoneyPayout.objects.get()
     assert (payout.status, sends(daraja)) == ("pending", [])
     with django_capture_on_commit_callbacks(execute=True):  # M-Pesa's result calls back
@@ -235,6 +237,7 @@ def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
     payout, never sending again."""
     from escrow.tasks import ledger_sweep
     from jobs.services import job_complete
+    from kazi.tasks import announcement_sweep
     from tests.factories import EmployeeFactory, EmployerFactory
     from tests.services.test_outbound import job_in_progress
 
@@ -242,6 +245,7 @@ def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
     job = job_in_progress(EmployerFactory(), EmployeeFactory())
     job_complete(job_id=job.pk)
     ledger_sweep()
+    announcement_sweep()  # money out's reaction to the release, its dispatch lost too
     payout = MobileMoneyPayout.objects.get()
 
     def die(**kwargs):

@@ -4,7 +4,7 @@ import pytest
 import responses
 
 from accounts.models import User
-from notifications.sms import AfricasTalkingSms
+from kazi.sms import AfricasTalkingSms
 from tests.ussd.test_journeys import register
 
 

@@ -1,30 +1,19 @@
-"""The SMS port. `console` (the embedded default) prints messages to the server's terminal;
-`africastalking` sends them through Africa's Talking's SMS API with its SDK. Messages are sent
-from a Celery task after commit, never inside a USSD request."""
+"""The SMS port. `africastalking` sends messages through Africa's Talking's SMS API with its SDK;
+`console` (the embedded default) is the sandbox's stand-in, printing them to the terminal.
+Messages are sent from a Celery task after commit, never inside a USSD request."""
 
-import sys
 from functools import cache
 from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from kazi.outbound import dispatch_on_commit
 
 
 class SmsSender(Protocol):
     def send(self, *, phone_number: str, message: str) -> None: ...
-
-
-class ConsoleSms:
-    """Prints to stdout (not the log): on a developer's machine the terminal is the phone."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, *, phone_number: str, message: str) -> None:
-        self.sent.append((phone_number, message))
-        print(f"[SMS to {phone_number}] {message}", file=sys.stdout, flush=True)
 
 
 class AfricasTalkingSms:
@@ -42,7 +31,8 @@ class AfricasTalkingSms:
 @cache
 def get_sms_sender() -> SmsSender:
     if settings.SMS_BACKEND == "console":
-        return ConsoleSms()
+        # By name: production (which refuses this backend) never imports the sandbox.
+        return import_string("sandbox.sms.ConsoleSms")()
     if settings.SMS_BACKEND == "africastalking":
         return AfricasTalkingSms(
             settings.AFRICASTALKING_USERNAME,
@@ -53,6 +43,5 @@ def get_sms_sender() -> SmsSender:
 
 
 def sms_send_after_commit(*, phone_number: str, message: str) -> None:
-    from notifications.tasks import send_sms  # the tasks module imports this one
-
-    dispatch_on_commit(send_sms, phone_number, message)
+    """A message that is not kept (it carries a PIN or a reset code)."""
+    dispatch_on_commit("kazi.tasks.send_sms", phone_number, message)
