@@ -108,9 +108,11 @@ run-soroban: $(STAMP) $(MO) localnet-build
 	@if [ ! -f $(CONTRACT_WASM) ]; then $(MAKE) --no-print-directory contract; fi
 	@PORT=$(PORT) LEDGER_CLOSE_MS=$(LEDGER_CLOSE_MS) $(PY) scripts/run.py --soroban
 
+# ruff, and the layers (DESIGN §12): import-linter's contracts in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
-from escrow import services
+from escrow import services, workflows
 from escrow.models import (
     Dispute,
     DisputeMessage,
@@ -27,7 +27,6 @@ from escrow.selectors import (
     escrows_holding_money,
     escrows_owing_back_before_the_ledger,
 )
-from jobs import services as jobs_services
 from kazi.admin_mixins import ReadOnlyMoneyAdmin
 from kazi.errors import Conflict, DomainError
 from kazi.money import kes_shown
@@ -238,9 +237,7 @@ class DisputeMessageInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Whoever may see the dispute sees what both sides said.
-        return super().has_view_permission(request, obj) or jobs_services.can_arbitrate(
-            request.user
-        )
+        return super().has_view_permission(request, obj) or workflows.can_arbitrate(request.user)
 
     @admin.display(description="side")
     def side(self, message: DisputeMessage) -> str:
@@ -311,7 +308,7 @@ class DisputeAdmin(ReadOnlyMoneyAdmin):
     # --- who may do what
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
-        return jobs_services.can_arbitrate(request.user)
+        return workflows.can_arbitrate(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # An arbiter sees the queue they work on.
@@ -417,9 +414,7 @@ class DisputeAdmin(ReadOnlyMoneyAdmin):
         if request.method == "POST" and form.is_valid():
             split = form.cleaned_data
             try:
-                jobs_services.job_resolve(
-                    job_id=escrow.job_listing_id, arbiter=request.user, **split
-                )
+                workflows.job_resolve(job_id=escrow.job_listing_id, arbiter=request.user, **split)
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:

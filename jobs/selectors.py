@@ -1,15 +1,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
-from escrow.models import EscrowStatus
-from jobs.models import JOB_MACHINE, JobApplication, JobListing, JobStatus, Rating
-from jobs.services import COMPLETABLE, RATEABLE, can_arbitrate
+from jobs.models import JobApplication, JobListing, JobStatus, Rating
 
 REMIND_BEFORE_RELEASE = timedelta(hours=24)
 CENT = Decimal("0.01")
@@ -148,58 +145,3 @@ def job_rating_by(*, job: JobListing, user: User | AnonymousUser) -> Rating | No
     if not user.is_authenticated:
         return None
     return job.ratings.filter(rater=user).first()
-
-
-class JobAction(StrEnum):
-    """What a viewer can do to a job now. The services decide again, under their locks; this only
-    says which buttons to offer."""
-
-    PAY = "pay"
-    APPLY = "apply"
-    ASSIGN = "assign"
-    DELIVER = "deliver"
-    COMPLETE = "complete"
-    CANCEL = "cancel"
-    DISPUTE = "dispute"
-    DISPUTE_MESSAGE = "dispute_message"
-    RESOLVE = "resolve"
-    RATE = "rate"
-
-
-DISPUTABLE_ESCROW = (EscrowStatus.FUNDED, EscrowStatus.IN_PROGRESS)
-
-
-def job_actions(*, viewer: User | AnonymousUser, job: JobListing) -> frozenset[JobAction]:
-    """The actions the services would let `viewer` take on `job` as it stands."""
-    if not viewer.is_authenticated:
-        return frozenset()
-    escrow = job.escrow
-    employer = viewer.pk == job.employer_id
-    worker = job.employee_id is not None and viewer.pk == job.employee_id
-    dispute = getattr(escrow, "dispute", None)
-    arbiter = can_arbitrate(viewer)
-    offered = {
-        JobAction.PAY: employer and escrow.remaining_amount > 0,
-        JobAction.APPLY: viewer.is_employee
-        and job.status == JobStatus.OPEN
-        and job_application_of(job=job, user=viewer) is None,
-        JobAction.ASSIGN: employer
-        and JOB_MACHINE.allows(job.status, "assign")
-        and job.applications.exists(),
-        JobAction.DELIVER: worker and JOB_MACHINE.allows(job.status, "deliver"),
-        JobAction.COMPLETE: employer
-        and job.status in COMPLETABLE
-        and escrow.status == EscrowStatus.IN_PROGRESS,
-        JobAction.CANCEL: employer and JOB_MACHINE.allows(job.status, "cancel"),
-        JobAction.DISPUTE: (employer or worker)
-        and JOB_MACHINE.allows(job.status, "dispute")
-        and escrow.status in DISPUTABLE_ESCROW,
-        JobAction.DISPUTE_MESSAGE: dispute is not None
-        and dispute.is_open
-        and (employer or worker or arbiter),
-        JobAction.RESOLVE: arbiter and dispute is not None and dispute.is_open,
-        JobAction.RATE: (employer or worker)
-        and job.status in RATEABLE
-        and job_rating_by(job=job, user=viewer) is None,
-    }
-    return frozenset(action for action, allowed in offered.items() if allowed)

@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from accounts.models import User
 from jobs.models import JobListing
-from payouts.models import MobileMoneyPayout
 
 
 class Role(StrEnum):
@@ -27,9 +26,6 @@ JOB_FIELDS_SHOWN_TO: dict[str, frozenset[Role]] = {
     "dispute": frozenset({Role.EMPLOYER, Role.STAFF, Role.WORKER}),
 }
 
-# A payout's fields that concern only its payee, the job's employer and staff.
-PAYOUT_PERSONAL_FIELDS = ("phone_number", "transaction_reference", "failure_reason")
-
 
 def role_of(viewer: User, job: JobListing) -> Role:
     """The viewer may be anonymous (the web's public pages): no id, no part in any job."""
@@ -47,10 +43,3 @@ def role_of(viewer: User, job: JobListing) -> Role:
 def hidden_job_fields(viewer: User, job: JobListing) -> list[str]:
     role = role_of(viewer, job)
     return [field for field, roles in JOB_FIELDS_SHOWN_TO.items() if role not in roles]
-
-
-def shows_payout_details(viewer: User, payout: MobileMoneyPayout) -> bool:
-    """A worker sees the details of the payouts that pay them, not of a refund to the employer."""
-    job = payout.escrow_contract.job_listing  # no query: jobs_visible_to loaded both
-    paid_to_viewer = viewer.pk is not None and viewer.pk == payout.paid_to_id
-    return paid_to_viewer or role_of(viewer, job) in {Role.EMPLOYER, Role.STAFF}

@@ -183,7 +183,7 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-sweep": {"task": "escrow.tasks.ledger_sweep", "schedule": 60.0},
     "payout-sweep": {"task": "payouts.tasks.payout_sweep", "schedule": 60.0},
     "mpesa-reconcile": {"task": "mpesa.tasks.mpesa_reconcile", "schedule": 60.0},
-    "auto-release": {"task": "jobs.tasks.auto_release_sweep", "schedule": 60.0},
+    "auto-release": {"task": "escrow.tasks.auto_release_sweep", "schedule": 60.0},
     "notification-sweep": {"task": "notifications.tasks.notification_sweep", "schedule": 60.0},
 }
 # After the worker delivers, the employer has this long to complete or dispute; then the escrow

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from jobs.api import UserProfileApi
+from api.jobs import UserProfileApi
 from kazi.converters import IdConverter
 from kazi.health import HealthApi, PingApi
 from notifications.api import NotificationListApi
@@ -13,7 +13,7 @@ register_converter(IdConverter, "id")  # before the apps' URLconfs use it
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
-    path("api/jobs/", include("jobs.urls")),
+    path("api/jobs/", include("api.urls")),
     path("api/users/<id:user_id>/", UserProfileApi.as_view(), name="user-profile"),
     path("api/notifications/", NotificationListApi.as_view(), name="notifications"),
     path("api/callbacks/", include("mpesa.urls")),

@@ -27,7 +27,7 @@ from escrow.models import EscrowContract
 from escrow.references import normalise_reference
 from kazi.addresses import source_address
 from kazi.bodies import BodyRefused, parse_json, read_limited
-from mpesa import deposits, reversals, stk
+from mpesa import deposits, reversals, stk, transaction_status
 from mpesa.callback_security import mpesa_callback_refusal
 from mpesa.daraja.payloads import (
     C2BPaymentSerializer,
@@ -375,5 +375,5 @@ class MpesaTransactionStatusResultApi(DarajaCallbackApi):
         ):
             outcomes.append(f"reversal {reversal.status}")
         if result["ResultCode"] == "0" and status_text == "Completed":
-            outcomes.append(deposits.deposit_apply_transaction_status(values))
+            outcomes.append(transaction_status.deposit_apply_transaction_status(values))
         return "; ".join(outcomes), Response(ACCEPTED)

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -12,11 +11,11 @@ from django.utils import timezone
 
 from escrow.models import EscrowContract
 from escrow.references import normalise_reference
+from escrow.workflows import job_credit_deposit
 from jobs.models import JobListing
-from jobs.services import job_credit_deposit
 from kazi.events import announce
-from mpesa.models import DepositStatus, MpesaDeposit, ProviderCallback, StkPushRequest, StkStatus
-from mpesa.payers import full_msisdn, mpesa_time, same_payer
+from mpesa.models import DepositStatus, MpesaDeposit, ProviderCallback
+from mpesa.payers import same_payer
 
 CENT = Decimal("0.01")
 
@@ -150,45 +149,6 @@ def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | Non
         # Paid more than the escrow needed: money out sends it back (payouts/handlers.py).
         announce("mpesa.surplus_received", deposit_id=deposit.pk)
     return deposit
-
-
-def deposit_apply_transaction_status(values: dict[str, Any]) -> str:
-    """Transaction Status described a completed payment into our Pay Bill (`values`: its
-    ResultParameters): a payment we know by its receipt is left alone; one we credited from an
-    STK query gets its receipt; a prompt still waiting is paid with it. Otherwise nothing is
-    credited: the result names no account, so the payment waits for reconciliation."""
-    receipt = str(values.get("ReceiptNo") or "")[:20]
-    paid_at = mpesa_time(values.get("InitiatedTime")) or mpesa_time(values.get("FinalisedTime"))
-    try:
-        amount = Decimal(str(values.get("Amount"))).quantize(CENT)
-    except ArithmeticError:
-        return f"receipt {receipt or '?'}: unreadable Amount"
-    if not receipt or paid_at is None:
-        return "no ReceiptNo or time: nothing to match"
-    payer = str(values.get("DebitPartyName") or "")
-    if MpesaDeposit.objects.filter(
-        Q(receipt_number=receipt) | Q(transaction_reference=receipt)
-    ).exists():
-        return f"{receipt} already recorded"
-    window = settings.MPESA_SAME_PAYMENT_WINDOW
-    for prompt in StkPushRequest.objects.filter(
-        amount=amount, created_at__range=(paid_at - window, paid_at + window)
-    ).select_related("deposit"):
-        unnamed = prompt.status == StkStatus.PENDING or (
-            prompt.deposit is not None and not prompt.deposit.receipt_number
-        )
-        if unnamed and same_payer(prompt.phone_number, payer):
-            from mpesa.stk import stk_apply_result  # stk builds on this module
-
-            stk_apply_result(
-                checkout_request_id=prompt.checkout_request_id,
-                result_code="0",
-                receipt_number=receipt,
-                amount=amount,
-                payer=full_msisdn(payer) or "",
-            )
-            return f"{receipt} is the payment of prompt {prompt.checkout_request_id}"
-    return f"{receipt}: no payment of ours matches; left for reconciliation"
 
 
 def deposit_summary(deposit: MpesaDeposit) -> str:

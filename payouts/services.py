@@ -43,21 +43,6 @@ def split_amount(total: Decimal) -> list[Decimal]:
     return [part] * (count - 1) + [total - part * (count - 1)]
 
 
-class PayoutRequestRecords:
-    """The provider's ids for a payout's request, kept on the payout row. Adapters save them
-    during `payout_send`, which runs outside any transaction, so they are committed before the
-    call that can move money is made."""
-
-    def get(self, reference: str) -> dict[str, str]:
-        found = MobileMoneyPayout.objects.filter(reference=reference)
-        return found.values_list("provider_request", flat=True).first() or {}
-
-    def save(self, reference: str, record: dict[str, str]) -> None:
-        MobileMoneyPayout.objects.filter(reference=reference).update(
-            provider_request=record, updated_at=timezone.now()
-        )
-
-
 def payout_open(
     *,
     kind: str,

@@ -2,8 +2,10 @@
 API, the seed's Intersend), as strict as the real ones, at the real APIs' paths. They run as their
 own small process (`python -m sandbox`, on SANDBOX_PORT, started by `make run`), and the app
 reaches them through its real clients over HTTP: only the base URL differs from production. Tests
-mount the same router in-process as an httpx transport. Nothing here imports Django, and
-production settings never import this package."""
+mount the same router in-process as an httpx transport. The embedded default also loads, by name,
+the in-process ledger (sandbox/ledger.py: the Stellar contract service's own code with its local
+backend) and the console SMS (sandbox/sms.py). The HTTP stand-ins import nothing of Django or of
+the app; production settings never import this package (import-linter and a test check both)."""
 
 from sandbox.config import Config
 from sandbox.daraja import Daraja, DarajaFaults

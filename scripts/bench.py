@@ -62,7 +62,7 @@ def prepare(jobs: int, budget: Decimal = Decimal("1000")) -> list[str]:
 
     call_command("migrate", verbosity=0)
     from accounts.models import User, UserType
-    from jobs.services import job_create
+    from escrow.workflows import job_create
 
     phone = f"+2547{random.randrange(10**8):08d}"  # noqa: S311 - test data
     employer = User.objects.create_user(
@@ -773,7 +773,7 @@ def http(args: argparse.Namespace) -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User, UserType
-    from jobs.services import job_create
+    from escrow.workflows import job_create
 
     run = f"{random.randrange(36**4):04X}"  # noqa: S311 - test data
     lister = User.objects.create_user(

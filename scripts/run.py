@@ -232,7 +232,7 @@ def fund_channels(url: str, fee_account: "Keypair", channels: list["Keypair"]) -
     from stellar_sdk import SorobanServer
 
     sys.path.insert(0, str(ROOT))  # this script runs from scripts/: the service's package
-    from stellar_service.channels import read_accounts
+    from stellar_service.backends.channels import read_accounts
     from stellar_service.cli import Deployer, pay_accounts
 
     with contextlib.suppress(URLError):  # 400: funded already

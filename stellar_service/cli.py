@@ -38,8 +38,8 @@ from stellar_sdk.soroban_rpc import GetTransactionStatus, SendTransactionStatus
 
 from stellar_service.backends import build_backend
 from stellar_service.backends.base import ContractError, Unavailable
+from stellar_service.backends.channels import read_accounts, xlm
 from stellar_service.backends.soroban import SorobanBackend
-from stellar_service.channels import read_accounts, xlm
 from stellar_service.config import Config, ConfigError
 
 REPO_DIR = Path(__file__).resolve().parent.parent

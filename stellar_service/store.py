@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kazi.sqlite_store import SqliteStore
 from stellar_service.backends.base import IdempotencyConflict
-from stellar_service.channels import escrow_lock
+from stellar_service.backends.channels import escrow_lock
 
 SCHEMA = """
 create table if not exists idempotency_keys (

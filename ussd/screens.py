@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from accounts import pins
 from accounts.models import User, UserType
+from escrow import workflows
 from jobs import selectors as job_selectors
 from jobs import services as jobs
 from jobs.models import JobListing, JobStatus
@@ -425,7 +426,7 @@ class ConfirmAssign:
         if value != "1":
             return invalid(ctx)
         try:
-            jobs.job_assign(job_id=params["job_id"], employee_id=params["employee_id"])
+            workflows.job_assign(job_id=params["job_id"], employee_id=params["employee_id"])
         except DomainError as exc:
             return failure(ctx, exc)
         return End(t("assigned", ctx.lang, name=applicant_name(params)))
@@ -452,7 +453,7 @@ class ReleasePin(PinGate):
             return passed
         job = owned(ctx, params["job_id"])
         try:
-            jobs.job_complete(job_id=job.pk)
+            workflows.job_complete(job_id=job.pk)
         except DomainError as exc:
             return failure(ctx, exc)
         return End(
@@ -618,7 +619,7 @@ class DisputePin:
             return passed
         job = party_job(ctx, params["job_id"])
         try:
-            jobs.job_dispute(job_id=job.pk, user=ctx.user, reason=params["reason"])
+            workflows.job_dispute(job_id=job.pk, user=ctx.user, reason=params["reason"])
         except DomainError as exc:
             return failure(ctx, exc)
         return End(t("dispute_raised", ctx.lang))
@@ -637,7 +638,7 @@ class DisputeNote:
             return Again(t("bad_text", ctx.lang))
         job = party_job(ctx, params["job_id"])
         try:
-            jobs.dispute_message_add(job_id=job.pk, author=ctx.user, text=text)
+            workflows.dispute_message_add(job_id=job.pk, author=ctx.user, text=text)
         except DomainError as exc:
             return failure(ctx, exc)
         return End(t("note_sent", ctx.lang))

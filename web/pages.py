@@ -13,15 +13,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from accounts.models import User
+from escrow import selectors as escrow_selectors
 from escrow.models import EscrowContract, EscrowStatus, LedgerOperationStatus
+from escrow.selectors import JobAction
+from escrow.workflows import can_arbitrate
 from jobs import selectors, visibility
 from jobs.models import JobApplication, JobListing, JobStatus, Rating
-from jobs.selectors import JobAction, PublicProfile
-from jobs.services import can_arbitrate
+from jobs.selectors import PublicProfile
 from kazi.money import MAX_MPESA_TRANSACTION
 from mpesa import selectors as money
 from mpesa.models import MpesaDeposit, StkPushRequest, StkStatus
 from payouts.models import MobileMoneyPayout, PayoutStatus
+from payouts.visibility import shows_payout_details
 from web.templatetags.kazi_web import kes
 
 MOVING_PAYOUTS = (PayoutStatus.PENDING, PayoutStatus.PROCESSING)
@@ -188,7 +191,7 @@ def job_page(viewer: User | AnonymousUser, job: JobListing) -> JobPage:
         job=job,
         escrow=escrow,
         role=role,
-        actions=selectors.job_actions(viewer=viewer, job=job),
+        actions=escrow_selectors.job_actions(viewer=viewer, job=job),
         employer_profile=selectors.public_profile(job.employer_id),
         application=selectors.job_application_of(job=job, user=viewer),
         rating_given=selectors.job_rating_by(job=job, user=viewer),
@@ -197,7 +200,7 @@ def job_page(viewer: User | AnonymousUser, job: JobListing) -> JobPage:
         page.applicants = list(selectors.job_applicants(job=job))
     if page.sees_all:
         page.payouts = [
-            PayoutLine(p, visibility.shows_payout_details(viewer, p))
+            PayoutLine(p, shows_payout_details(viewer, p))
             for p in sorted(escrow.payouts.all(), key=lambda p: (p.created_at, p.pk))
         ]
     if page.sees_payment:

@@ -1,6 +1,7 @@
 from functools import cache
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from escrow.ledger.base import (
     Ledger,
@@ -13,8 +14,8 @@ from escrow.ledger.base import (
 
 @cache
 def get_ledger() -> Ledger:
-    """The Stellar contract service over HTTP when configured (production); on the embedded
-    default its local backend, in-process."""
+    """The Stellar contract service over HTTP when configured (production requires it); on the
+    embedded default the sandbox's: the same service with its local backend, in-process."""
     if settings.STELLAR_CONTRACT_SERVICE_URL:
         from escrow.ledger.service import ServiceLedger
 
@@ -23,9 +24,8 @@ def get_ledger() -> Ledger:
             settings.STELLAR_CONTRACT_API_KEY,
             timeout=settings.STELLAR_SERVICE_TIMEOUT,
         )
-    from escrow.ledger.inprocess import InProcessLedger
-
-    return InProcessLedger(settings.LOCAL_LEDGER_PATH)
+    # By name: production, which has a service URL, never imports the sandbox.
+    return import_string("sandbox.ledger.InProcessLedger")(settings.LOCAL_LEDGER_PATH)
 
 
 __all__ = [

@@ -22,7 +22,7 @@ def get_payout_provider() -> PayoutProvider:
         )
     if settings.PAYOUT_PROVIDER == "intasend":
         from payouts.providers.intasend import IntasendProvider
-        from payouts.services import PayoutRequestRecords
+        from payouts.providers.records import PayoutRequestRecords
 
         return IntasendProvider(
             settings.INTASEND_API_URL,

@@ -68,9 +68,8 @@ from stellar_sdk.soroban_rpc import (
 
 from kazi.sqlite_store import SqliteStore
 
-from .. import scval
-from ..channels import AccountState, ChannelPool, read_accounts, xlm
 from ..config import Config, ConfigError
+from . import scval
 from .base import (
     CONTRACT_ERRORS,
     ContractError,
@@ -79,6 +78,7 @@ from .base import (
     Receipt,
     Unavailable,
 )
+from .channels import AccountState, ChannelPool, read_accounts, xlm
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from escrow import services as escrow_services
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.references import new_reference
-from jobs.services import job_create
+from escrow.workflows import job_create
 from kazi.errors import Conflict
 from mpesa.deposits import ReceivedPayment, deposit_record
 from payouts.models import MobileMoneyPayout

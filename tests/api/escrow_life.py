@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.phones import msisdn
 from escrow.models import Dispute, DisputeMessage
+from escrow.tasks import auto_release_sweep
 from jobs.models import JobListing, Rating
-from jobs.tasks import auto_release_sweep
 from notifications.models import Notification, NotificationDelivery
 from tests.api import helpers
 

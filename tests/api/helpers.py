@@ -30,7 +30,7 @@ def post_job(api, employer, budget: str = "1500.00") -> dict:
 def legacy_job(api, employer, budget: str) -> dict:
     """A job as the API shows it, with a budget in cents: new budgets are whole shillings, jobs
     from before that rule may still carry cents."""
-    from jobs.services import job_create
+    from escrow.workflows import job_create
 
     job = job_create(employer=employer, title="Paint", description="Walls", budget=Decimal(budget))
     return api.as_user(employer).get(f"/api/jobs/{job.pk}/").json()

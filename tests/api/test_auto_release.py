@@ -1,5 +1,5 @@
 """Auto-release (DESIGN §9, MONEY-SAFETY P15): once the worker has delivered, the employer has
-AUTO_RELEASE_AFTER to complete or dispute; then jobs.tasks.auto_release_sweep releases the escrow
+AUTO_RELEASE_AFTER to complete or dispute; then escrow.tasks.auto_release_sweep releases the escrow
 exactly as a completion would. The employer is reminded once in the last day; a disputed or
 completed job is never touched."""
 

@@ -14,7 +14,7 @@ from django.db import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.services import job_create
+from escrow.workflows import job_create
 from mpesa.models import MpesaDeposit, ProviderCallback
 from payouts.providers.intersend import sign
 from tests.conftest import assert_books_balance, c2b_payload

@@ -19,7 +19,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import user_tokens
-from jobs.services import job_apply, job_create
+from escrow.workflows import job_create
+from jobs.services import job_apply
 from kazi.wsgi import application
 from tests.factories import EmployeeFactory, EmployerFactory
 

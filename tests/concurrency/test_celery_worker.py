@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from escrow import workflows
 from jobs import services as jobs
 from kazi.celery import app
 from mpesa.deposits import ReceivedPayment, deposit_record
@@ -78,7 +79,7 @@ def worker(settings, tmp_path, monkeypatch, sandbox_url, live_server):
 
 def test_a_real_worker_releases_and_pays(worker, sandbox_url):
     employer, employee = EmployerFactory(), EmployeeFactory()
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="d", budget=Decimal("1500.00")
     )
     deposit_record(
@@ -88,8 +89,8 @@ def test_a_real_worker_releases_and_pays(worker, sandbox_url):
         callback=None,
     )
     jobs.job_apply(job_id=job.pk, employee=employee)
-    jobs.job_assign(job_id=job.pk, employee_id=employee.pk)
-    jobs.job_complete(job_id=job.pk)  # committed: the tasks are now in Redis
+    workflows.job_assign(job_id=job.pk, employee_id=employee.pk)
+    workflows.job_complete(job_id=job.pk)  # committed: the tasks are now in Redis
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

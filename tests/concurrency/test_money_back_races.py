@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from accounts.phones import msisdn
 from accounts.services import user_tokens
+from escrow import workflows
 from escrow.models import Dispute, EscrowContract, LedgerOperation
+from escrow.tasks import auto_release_sweep
 from jobs import services as job_services
 from jobs.models import JobListing, Rating
-from jobs.tasks import auto_release_sweep
 from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance, c2b_payload
 from tests.factories import ArbiterFactory, EmployeeFactory, EmployerFactory
@@ -88,7 +89,7 @@ def post(user, path: str, body: dict | None = None) -> Callable[[], object]:
 
 def paid_job(budget: str = "1500.00") -> tuple:
     employer = EmployerFactory()
-    job = job_services.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal(budget)
     )
     payload = c2b_payload(job.escrow.contract_id, budget, trans_id=f"RKR{next(_trans_ids):07d}")
@@ -103,7 +104,7 @@ def in_progress_job() -> tuple:
     employer, job = paid_job()
     worker = EmployeeFactory()
     job_services.job_apply(job_id=job.pk, employee=worker)
-    job_services.job_assign(job_id=job.pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=job.pk, employee_id=worker.pk)
     return employer, worker, job
 
 
@@ -314,7 +315,7 @@ def test_ten_concurrent_cancels_refund_once_to_the_employer(daraja, ledger):
 
 def test_ten_concurrent_ratings_by_one_side_keep_one(daraja):
     employer, _worker, job = in_progress_job()
-    job_services.job_complete(job_id=job.pk)
+    workflows.job_complete(job_id=job.pk)
     responses = together(
         *(post(employer, f"/api/jobs/{job.pk}/rating/", {"score": 5}) for _ in range(THREADS))
     )
@@ -357,7 +358,7 @@ def test_a_deposit_and_a_cancel_at_once_send_every_shilling_back_once(daraja):
 
 def paid_job_in_part(amount: str) -> tuple:
     employer = EmployerFactory()
-    job = job_services.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
     )
     payload = c2b_payload(job.escrow.contract_id, amount, trans_id=f"RKR{next(_trans_ids):07d}")

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.services import user_tokens
+from escrow import workflows
 from escrow.models import EscrowContract, LedgerOperation
 from jobs import services as job_services
 from mpesa.models import MpesaDeposit
@@ -53,7 +54,7 @@ def post_callback(payload: dict):
 
 def new_job(budget: str = "1500.00"):
     employer = EmployerFactory()
-    job = job_services.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal(budget)
     )
     return employer, job
@@ -102,7 +103,7 @@ def test_ten_concurrent_completes_release_and_pay_once(ledger, daraja):
     worker = EmployeeFactory()
     post_callback(c2b_payload(job.escrow.contract_id, "1500.00"))
     job_services.job_apply(job_id=job.pk, employee=worker)
-    job_services.job_assign(job_id=job.pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=job.pk, employee_id=worker.pk)
     token = user_tokens(employer)["access"]
 
     responses = run_together(

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from escrow.models import EscrowContract, LedgerOperation
-from jobs.services import job_create
+from escrow.workflows import job_create
 from mpesa import stk
 from mpesa.models import MpesaDeposit, ProviderCallback, StkPushRequest
 from mpesa.payers import NAIROBI

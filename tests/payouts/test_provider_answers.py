@@ -22,7 +22,7 @@ from payouts.providers import PayoutUnavailable
 from payouts.providers.intasend import APPROVE, INITIATE, STATUS, IntasendProvider, outcome
 from payouts.providers.intersend import IntersendProvider
 from payouts.providers.mpesa_b2c import MpesaB2CProvider
-from payouts.services import PayoutRequestRecords
+from payouts.providers.records import PayoutRequestRecords
 from payouts.tasks import payout_sweep
 from tests.conftest import payout_sms
 from tests.payouts.helpers import complete

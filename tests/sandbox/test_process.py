@@ -112,7 +112,7 @@ def test_a_lost_answer_drops_the_connection_after_the_work_is_done(server, setti
 def test_make_pay_pays_a_running_server_through_the_sandbox(
     server, live_server, settings, outside_world
 ):
-    from jobs.services import job_create
+    from escrow.workflows import job_create
     from tests.factories import EmployerFactory
 
     outside_world.real_sandbox = True  # the app reaches the sandbox process itself

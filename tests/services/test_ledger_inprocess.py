@@ -4,7 +4,7 @@ contract's rules and answers through the ledger port as the service does over HT
 import pytest
 
 from escrow.ledger import LedgerRejected
-from escrow.ledger.inprocess import InProcessLedger
+from sandbox.ledger import InProcessLedger
 
 REF = "ESCROW_7KQ2M9XD"
 PAYEE = "GALYZDDEHLRB75BE4ANTASKQJFUJNDU65ULVT7JFRSXYQUTO4WD2HESS"

@@ -28,12 +28,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from escrow import workflows
 from escrow.ledger import get_ledger
 from escrow.models import Dispute, EscrowContract, LedgerOperation
-from escrow.tasks import ledger_sweep
+from escrow.tasks import auto_release_sweep, ledger_sweep
 from jobs import services as jobs
 from jobs.models import JobApplication, JobListing
-from jobs.tasks import auto_release_sweep
 from kazi.errors import Conflict, DomainError
 from kazi.money import to_chain
 from kazi.tasks import announcement_sweep
@@ -114,7 +114,9 @@ class Books(RuleBasedStateMachine):
 
     @rule(target=jobs, budget=amounts)
     def post_job(self, budget):
-        job = jobs.job_create(employer=self.employer, title="T", description="D", budget=budget)
+        job = workflows.job_create(
+            employer=self.employer, title="T", description="D", budget=budget
+        )
         self.expected[job.pk] = {"funded": ZERO, "surplus": ZERO, "budget": budget}
         return job.pk
 
@@ -151,7 +153,7 @@ class Books(RuleBasedStateMachine):
         worker = EmployeeFactory()
         if job.status == "open":
             jobs.job_apply(job_id=job_id, employee=worker)
-            jobs.job_assign(job_id=job_id, employee_id=worker.pk)
+            workflows.job_assign(job_id=job_id, employee_id=worker.pk)
         else:
             with pytest.raises(Conflict):
                 jobs.job_apply(job_id=job_id, employee=worker)
@@ -168,26 +170,26 @@ class Books(RuleBasedStateMachine):
     def complete(self, job_id):
         job = JobListing.objects.get(pk=job_id)
         if job.status in {"in_progress", "delivered"}:
-            jobs.job_complete(job_id=job_id)
+            workflows.job_complete(job_id=job_id)
         else:
             with pytest.raises(Conflict):
-                jobs.job_complete(job_id=job_id)
+                workflows.job_complete(job_id=job_id)
 
     @rule(job_id=jobs)
     def cancel(self, job_id):
         job = JobListing.objects.get(pk=job_id)
         if job.status in {"open", "assigned"}:
-            jobs.job_cancel(job_id=job_id)
+            workflows.job_cancel(job_id=job_id)
         else:
             with pytest.raises(Conflict):
-                jobs.job_cancel(job_id=job_id)
+                workflows.job_cancel(job_id=job_id)
 
     @precondition(lambda self: self.jobs_in({"open"}, funded=True))
     @rule(data=st.data())
     def cancel_a_funded_job(self, data):
         """P12: everything deposited is owed back, in one refund."""
         job_id = data.draw(st.sampled_from(self.jobs_in({"open"}, funded=True)))
-        jobs.job_cancel(job_id=job_id)
+        workflows.job_cancel(job_id=job_id)
         escrow = EscrowContract.objects.get(job_listing_id=job_id)
         assert (escrow.status, escrow.refunded_amount) == ("refunded", escrow.funded_amount)
 
@@ -246,13 +248,13 @@ class Books(RuleBasedStateMachine):
         job = JobListing.objects.select_related("escrow").get(pk=job_id)
         user = job.employee if by_worker and job.employee else job.employer
         if job.status in DISPUTABLE:
-            jobs.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
+            workflows.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
             job.refresh_from_db()
             assert (job.status, job.escrow.status) == ("disputed", "disputed")
         else:
             before = (job.status, job.escrow.status, Dispute.objects.count())
             with pytest.raises(Conflict):
-                jobs.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
+                workflows.job_dispute(job_id=job_id, user=user, reason="Not as agreed")
             job = JobListing.objects.select_related("escrow").get(pk=job_id)
             assert (job.status, job.escrow.status, Dispute.objects.count()) == before
 
@@ -272,7 +274,7 @@ class Books(RuleBasedStateMachine):
         to_employer = held - to_employee  # carries the cents of an escrow that has any
         if not adds_up:
             with pytest.raises(DomainError):
-                jobs.job_resolve(
+                workflows.job_resolve(
                     job_id=job_id,
                     arbiter=self.arbiter,
                     to_employee=to_employee,
@@ -280,12 +282,12 @@ class Books(RuleBasedStateMachine):
                 )
             assert JobListing.objects.get(pk=job_id).status == "disputed"
             return
-        jobs.job_resolve(
+        workflows.job_resolve(
             job_id=job_id, arbiter=self.arbiter, to_employee=to_employee, to_employer=to_employer
         )
         self.expected[job_id]["split"] = (to_employee, to_employer)
         with pytest.raises(Conflict):  # decided once
-            jobs.job_resolve(
+            workflows.job_resolve(
                 job_id=job_id, arbiter=self.arbiter, to_employee=held, to_employer=ZERO
             )
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 
 from escrow import services as escrow_services
+from escrow import workflows
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
@@ -22,12 +23,12 @@ def payment(ref: str, amount: str = "1500.00", trans_id: str = "RKTQDM7W6S") -> 
 
 
 def job_in_progress(employer, employee):
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
     )
     deposit_record(payment=payment(job.escrow.contract_id), callback=None)
     jobs.job_apply(job_id=job.pk, employee=employee)
-    jobs.job_assign(job_id=job.pk, employee_id=employee.pk)
+    workflows.job_assign(job_id=job.pk, employee_id=employee.pk)
     return job
 
 
@@ -65,7 +66,7 @@ def test_the_sweep_finishes_work_whose_dispatch_was_lost(db, settings, employer,
     ]
     assert ledger.get(ref).funded == 15_000_000_000
 
-    jobs.job_complete(job_id=job.pk)
+    workflows.job_complete(job_id=job.pk)
     ledger_sweep()
     ledger_sweep()  # a second sweep finds nothing left to do
     assert [op for op, _ in ledger.calls].count("release") == 1
@@ -97,7 +98,7 @@ def test_a_lost_answer_is_retried_with_the_same_key(api, employer, employee, led
 def test_redelivered_tasks_change_nothing(db, settings, employer, employee, ledger):
     settings.OUTBOUND_STUCK_AFTER = timedelta(0)
     job = job_in_progress(employer, employee)
-    jobs.job_complete(job_id=job.pk)
+    workflows.job_complete(job_id=job.pk)
     escrow_services.ledger_sync(escrow_id=job.escrow.pk)
     calls = list(ledger.calls)
     escrow_services.ledger_sync(escrow_id=job.escrow.pk)
@@ -111,7 +112,7 @@ def test_redelivered_tasks_change_nothing(db, settings, employer, employee, ledg
 
 
 def test_a_rejected_operation_stops_the_escrows_queue(db, employer, employee, ledger):
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
     )
     ref = job.escrow.contract_id

@@ -116,7 +116,7 @@ def test_the_sweep_sends_a_payout_whose_dispatch_was_lost(
     db, settings, daraja, django_capture_on_commit_callbacks
 ):
     from escrow.tasks import ledger_sweep
-    from jobs.services import job_complete
+    from escrow.workflows import job_complete
     from kazi.tasks import announcement_sweep
     from tests.factories import EmployeeFactory, EmployerFactory
     from tests.services.test_outbound import job_in_progress
@@ -236,7 +236,7 @@ def test_a_worker_killed_mid_payout_is_finished_by_the_sweep_with_one_send(
     finds the payout still pending and is lost with it): the sweep asks M-Pesa and finishes the
     payout, never sending again."""
     from escrow.tasks import ledger_sweep
-    from jobs.services import job_complete
+    from escrow.workflows import job_complete
     from kazi.tasks import announcement_sweep
     from tests.factories import EmployeeFactory, EmployerFactory
     from tests.services.test_outbound import job_in_progress

@@ -25,8 +25,8 @@ from stellar_sdk import (
 from stellar_service import cli
 from stellar_service.app import create_app
 from stellar_service.backends.base import Unavailable
+from stellar_service.backends.channels import read_accounts
 from stellar_service.backends.soroban import FeeAccountEmpty
-from stellar_service.channels import read_accounts
 from stellar_service.config import Config
 from stellar_service.service import EscrowService
 

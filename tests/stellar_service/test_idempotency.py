@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stellar_service.backends.base import IdempotencyConflict
+from stellar_service.backends.channels import escrow_lock_path
 from stellar_service.backends.local import LocalBackend
-from stellar_service.channels import escrow_lock_path
 from stellar_service.config import LOCAL_CONTRACT_ADDRESS
 from stellar_service.service import EscrowService
 from stellar_service.store import IdempotencyStore

@@ -35,10 +35,10 @@ from stellar_service.backends.base import (
     IdempotencyConflict,
     Unavailable,
 )
+from stellar_service.backends.scval import SIGNATURES
 from stellar_service.backends.soroban import FeeTooHigh, SorobanBackend
 from stellar_service.cli import CONSTRUCTOR, DEFAULT_WASM, REPO_DIR
 from stellar_service.config import Config, ConfigError
-from stellar_service.scval import SIGNATURES
 
 from .localnet import (
     ARBITER,

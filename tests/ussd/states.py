@@ -3,6 +3,7 @@
 import itertools
 from decimal import Decimal
 
+from escrow import workflows
 from jobs import services as jobs
 from jobs.models import JobListing
 from mpesa.deposits import ReceivedPayment, deposit_record
@@ -30,9 +31,11 @@ def job_under_way(
     employer, worker, *, title: str = "Fix a roof", budget: str = "2000"
 ) -> JobListing:
     """Posted, applied for, given to `worker` and paid in: the work is in progress."""
-    job = jobs.job_create(employer=employer, title=title, description="d", budget=Decimal(budget))
+    job = workflows.job_create(
+        employer=employer, title=title, description="d", budget=Decimal(budget)
+    )
     jobs.job_apply(job_id=job.pk, employee=worker)
-    jobs.job_assign(job_id=job.pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=job.pk, employee_id=worker.pk)
     pay_in(job)
     return job
 
@@ -43,42 +46,42 @@ def jobs_in_every_state(employer, worker, other_worker, *, title: str, budget: D
     made = {}
 
     def new(name: str) -> JobListing:
-        job = jobs.job_create(employer=employer, title=title, description="d", budget=budget)
+        job = workflows.job_create(employer=employer, title=title, description="d", budget=budget)
         jobs.job_apply(job_id=job.pk, employee=worker)
         made[name] = job
         return job
 
     new("open")
-    jobs.job_assign(job_id=new("assigned").pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=new("assigned").pk, employee_id=worker.pk)
     for name in ("in_progress", "delivered", "disputed_by_worker", "disputed_by_employer"):
         job = new(name)
-        jobs.job_assign(job_id=job.pk, employee_id=worker.pk)
+        workflows.job_assign(job_id=job.pk, employee_id=worker.pk)
         pay_in(job)
     jobs.job_deliver(job_id=made["delivered"].pk, employee=worker)
-    jobs.job_dispute(job_id=made["disputed_by_worker"].pk, user=worker, reason="Not paid")
-    jobs.job_dispute(job_id=made["disputed_by_employer"].pk, user=employer, reason="Poor")
+    workflows.job_dispute(job_id=made["disputed_by_worker"].pk, user=worker, reason="Not paid")
+    workflows.job_dispute(job_id=made["disputed_by_employer"].pk, user=employer, reason="Poor")
     resolved = new("resolved")
-    jobs.job_assign(job_id=resolved.pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=resolved.pk, employee_id=worker.pk)
     pay_in(resolved)
-    jobs.job_dispute(job_id=resolved.pk, user=employer, reason="Poor quality")
+    workflows.job_dispute(job_id=resolved.pk, user=employer, reason="Poor quality")
     # Shares of whole shillings, each nothing or at least what M-Pesa sends (KES 10).
     back = (budget // 2) if budget >= 20 else Decimal(0)
-    jobs.job_resolve(
+    workflows.job_resolve(
         job_id=resolved.pk,
         arbiter=ArbiterFactory(),
         to_employee=budget - back,
         to_employer=back,
     )
     completed = new("completed")
-    jobs.job_assign(job_id=completed.pk, employee_id=worker.pk)
+    workflows.job_assign(job_id=completed.pk, employee_id=worker.pk)
     pay_in(completed)
-    jobs.job_complete(job_id=completed.pk)
+    workflows.job_complete(job_id=completed.pk)
     pay_in(new("cancelled_paid"))
-    jobs.job_cancel(job_id=made["cancelled_paid"].pk)
-    jobs.job_cancel(job_id=new("cancelled").pk)
+    workflows.job_cancel(job_id=made["cancelled_paid"].pk)
+    workflows.job_cancel(job_id=new("cancelled").pk)
     taken = new("taken")
     jobs.job_apply(job_id=taken.pk, employee=other_worker)
-    jobs.job_assign(job_id=taken.pk, employee_id=other_worker.pk)
+    workflows.job_assign(job_id=taken.pk, employee_id=other_worker.pk)
     for job in made.values():
         job.refresh_from_db()
     return made

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import User
+from escrow import workflows
 from escrow.models import Dispute, DisputeMessage
 from jobs import services as jobs
 from jobs.models import JobListing
@@ -213,7 +214,7 @@ def test_a_job_that_changed_meanwhile_is_shown_again_as_it_now_is(worker_phone, 
     _, worker = worker_phone()
     job = job_under_way(employer, worker)
     boss_opens_first_job(boss)  # offers 1. Work done, 2. Dispute
-    jobs.job_dispute(job_id=job.pk, user=worker, reason="Not paid on time")
+    workflows.job_dispute(job_id=job.pk, user=worker, reason="Not paid on time")
     again = boss.press("1")
     assert again.startswith("CON This job has changed:\nFix a roof\nDisputed by the worker.")
     assert "1. Add your side" in again
@@ -226,11 +227,11 @@ def test_an_employer_sees_a_refund_after_cancelling_a_paid_job(
     boss, employer = boss_phone()
     with django_capture_on_commit_callbacks(execute=True):
         held = job_under_way(employer, employee, title="Paint the gate", budget="1500")
-        job = jobs.job_create(
+        job = workflows.job_create(
             employer=employer, title="Fix a roof", description="d", budget=Decimal("2000")
         )
         pay_in(job)
-        jobs.job_cancel(job_id=job.pk)
+        workflows.job_cancel(job_id=job.pk)
     refund = MobileMoneyPayout.objects.get(kind="refund")
     assert (refund.paid_to, refund.recipient, refund.status) == (employer, "employer", "completed")
     assert refund.transaction_reference
@@ -254,8 +255,8 @@ def test_an_employer_sees_a_refund_after_cancelling_a_paid_job(
 def test_money_decided_back_is_shown_coming_until_the_ledger_confirms(boss_phone, employee):
     boss, employer = boss_phone(lang="2")
     job = job_under_way(employer, employee)  # outbound work not run: nothing confirmed
-    jobs.job_dispute(job_id=job.pk, user=employer, reason="Poor quality")
-    jobs.job_resolve(
+    workflows.job_dispute(job_id=job.pk, user=employer, reason="Poor quality")
+    workflows.job_resolve(
         job_id=job.pk,
         arbiter=ArbiterFactory(),
         to_employee=Decimal("1200.00"),
@@ -275,8 +276,8 @@ def test_an_employer_and_a_worker_see_their_shares_of_a_resolved_dispute(
     dialer, worker = worker_phone()
     with django_capture_on_commit_callbacks(execute=True):
         job = job_under_way(employer, worker)
-        jobs.job_dispute(job_id=job.pk, user=employer, reason="Poor quality")
-        jobs.job_resolve(
+        workflows.job_dispute(job_id=job.pk, user=employer, reason="Poor quality")
+        workflows.job_resolve(
             job_id=job.pk,
             arbiter=ArbiterFactory(),
             to_employee=Decimal("1200.00"),
@@ -304,11 +305,11 @@ def test_an_employer_and_a_worker_see_their_shares_of_a_resolved_dispute(
 
 def test_a_worker_sees_a_job_given_to_someone_else_as_taken(worker_phone, employer):
     dialer, worker = worker_phone()
-    job = jobs.job_create(employer=employer, title="Fix a roof", description="d", budget=2000)
+    job = workflows.job_create(employer=employer, title="Fix a roof", description="d", budget=2000)
     jobs.job_apply(job_id=job.pk, employee=worker)
     other = User.objects.create_user("+254722000999", None, user_type="employee")
     jobs.job_apply(job_id=job.pk, employee=other)
-    jobs.job_assign(job_id=job.pk, employee_id=other.pk)
+    workflows.job_assign(job_id=job.pk, employee_id=other.pk)
     dialer.dial()
     assert "1. Fix a roof (taken)" in dialer.press("2")
     detail = dialer.press("1")

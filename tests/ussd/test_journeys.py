@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from accounts.models import User
+from escrow import workflows
 from jobs import services as jobs
 from jobs.models import JobListing
 from payouts.models import MobileMoneyPayout
@@ -50,7 +51,7 @@ def test_bad_names_are_asked_again(phone):
 
 def test_worker_finds_work_applies_is_paid_and_sees_it(phone, django_capture_on_commit_callbacks):
     employer = EmployerFactory()
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer,
         title="Paint a two-room house in Kasarani",
         description="d",
@@ -75,8 +76,8 @@ def test_worker_finds_work_applies_is_paid_and_sees_it(phone, django_capture_on_
             ),
             callback=None,
         )
-        jobs.job_assign(job_id=job.pk, employee_id=worker.pk)
-        jobs.job_complete(job_id=job.pk)
+        workflows.job_assign(job_id=job.pk, employee_id=worker.pk)
+        workflows.job_complete(job_id=job.pk)
     worker_phone.dial()
     assert "1. Paint a two-room … (done)" in worker_phone.press("2")
     worker_phone.press("0")
@@ -90,7 +91,7 @@ def test_employer_assigns_and_releases_with_pin(phone, django_capture_on_commit_
     boss = phone("0712345678")
     register(boss, first="Wanjiku", last="Kamau", role="1", pin="2580")
     employer = User.objects.get(phone_number="+254712345678")
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer, title="Fix a roof", description="d", budget=Decimal("2000.00")
     )
     worker = User.objects.create_user(
@@ -206,7 +207,7 @@ def test_employer_pays_by_stk_prompt_from_ussd(phone, daraja, django_capture_on_
     boss = phone("0712345678")
     register(boss, first="Wanjiku", last="Kamau", role="1", pin="2580")
     employer = User.objects.get()
-    job = jobs.job_create(
+    job = workflows.job_create(
         employer=employer, title="Fix a roof", description="d", budget=Decimal("2000.00")
     )
     boss.dial()

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from escrow import workflows
 from jobs import services
 from jobs.models import JobListing
 from tests.conftest import assert_books_balance, c2b_payload
@@ -59,7 +60,7 @@ class Story:
 
     def posted(self, employer, budget: str = "1500", title: str = "Paint a two-room house"):
         return self._run(
-            services.job_create,
+            workflows.job_create,
             employer=employer,
             title=title,
             description="Walls and ceiling in Kasarani. Paint provided.",
@@ -81,7 +82,7 @@ class Story:
 
     def assigned(self, job: JobListing, worker) -> JobListing:
         self.applied(job, worker)
-        self._run(services.job_assign, job_id=job.pk, employee_id=worker.pk)
+        self._run(workflows.job_assign, job_id=job.pk, employee_id=worker.pk)
         return self.refresh(job)
 
     def in_progress(self, employer, worker, budget: str = "1500") -> JobListing:
@@ -94,20 +95,20 @@ class Story:
 
     def completed(self, employer, worker) -> JobListing:
         job = self.delivered(employer, worker)
-        self._run(services.job_complete, job_id=job.pk)
+        self._run(workflows.job_complete, job_id=job.pk)
         return self.refresh(job)
 
     def disputed(self, employer, worker, by=None) -> JobListing:
         job = self.in_progress(employer, worker)
         reason = "Only one of the two rooms was painted."
-        self._run(services.job_dispute, job_id=job.pk, user=by or employer, reason=reason)
+        self._run(workflows.job_dispute, job_id=job.pk, user=by or employer, reason=reason)
         return self.refresh(job)
 
     def cancelled(self, employer, paid: bool = True) -> JobListing:
         job = self.posted(employer)
         if paid:
             job = self.paid(job)
-        self._run(services.job_cancel, job_id=job.pk)
+        self._run(workflows.job_cancel, job_id=job.pk)
         return self.refresh(job)
 
 

@@ -54,7 +54,7 @@ def test_a_page_that_fails_is_a_page_and_the_api_stays_json(db, monkeypatch, set
     response = client.get("/jobs/")
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.content.decode()
-    monkeypatch.setattr("jobs.api.selectors.jobs_visible_to", broken)
+    monkeypatch.setattr("api.jobs.selectors.jobs_visible_to", broken)
     from accounts.services import user_tokens
     from tests.factories import EmployerFactory
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from escrow import workflows
 from escrow.models import Dispute
 from jobs.models import JobStatus
 from mpesa.models import MpesaDeposit
@@ -142,11 +143,10 @@ def test_a_worker_does_not_see_the_details_of_a_refund_to_the_employer(
     browser, story, employer, worker, arbiter
 ):
     job = story.disputed(employer, worker)
-    from jobs import services
 
     with_capture = story._run
     with_capture(
-        services.job_resolve,
+        workflows.job_resolve,
         job_id=job.pk,
         arbiter=arbiter,
         to_employee=Decimal("1000"),

@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from escrow import workflows
 from escrow.models import Dispute
 from escrow.selectors import dispute_with_messages, disputes_open, disputes_resolved
-from jobs import services
 from kazi.errors import DomainError
 from web import forms
 from web.errors import explain
@@ -23,7 +23,7 @@ RESOLVED_SHOWN = 20
 
 
 def _arbiter_only(request: HttpRequest) -> None:
-    if not services.can_arbitrate(request.user):
+    if not workflows.can_arbitrate(request.user):
         raise PermissionDenied(_("Only arbiters can see disputes."))
 
 
@@ -72,7 +72,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     if not form.is_valid():
         return _render_dispute(request, dispute, 400, resolve_form=form)
     try:
-        services.job_resolve(
+        workflows.job_resolve(
             job_id=dispute.escrow.job_listing_id, arbiter=request.user, **form.cleaned_data
         )
     except DomainError as exc:
@@ -98,7 +98,7 @@ def dispute_note(request: HttpRequest, dispute_id: int) -> HttpResponse:
         return _render_dispute(request, dispute, 400, message_form=form)
     try:
         job_id, text = dispute.escrow.job_listing_id, form.cleaned_data["text"]
-        services.dispute_message_add(job_id=job_id, author=request.user, text=text)
+        workflows.dispute_message_add(job_id=job_id, author=request.user, text=text)
     except DomainError as exc:
         form.add_error("text", explain(exc))
         return _render_dispute(request, dispute, exc.status_code, message_form=form)

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from escrow import workflows
 from jobs import services
 from jobs.models import JobListing
 from kazi.errors import DomainError
@@ -43,7 +44,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         form = forms.JobForm(request.POST)
         if form.is_valid():
             try:
-                job = services.job_create(employer=request.user, **form.cleaned_data)
+                job = workflows.job_create(employer=request.user, **form.cleaned_data)
             except DomainError as exc:
                 form.add_error(None, explain(exc))
             else:
@@ -179,7 +180,7 @@ def job_assign(request: HttpRequest, job_id: int) -> HttpResponse:
     if job.escrow.remaining_amount > 0:
         done += " " + _("Pay into escrow so the work can start.")
     return _act(
-        request, job.pk, lambda: services.job_assign(job_id=job.pk, employee_id=employee_id), done
+        request, job.pk, lambda: workflows.job_assign(job_id=job.pk, employee_id=employee_id), done
     )
 
 
@@ -200,7 +201,7 @@ def job_deliver(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_complete(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _owned_job(request, job_id)
     done = _("Thank you. The money is being released to the worker's M-Pesa.")
-    return _act(request, job.pk, lambda: services.job_complete(job_id=job.pk), done, "money")
+    return _act(request, job.pk, lambda: workflows.job_complete(job_id=job.pk), done, "money")
 
 
 @require_POST
@@ -209,7 +210,7 @@ def job_complete(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _owned_job(request, job_id)
     done = _("The job is cancelled. Anything you paid is sent back to your M-Pesa.")
-    return _act(request, job.pk, lambda: services.job_cancel(job_id=job.pk), done, "money")
+    return _act(request, job.pk, lambda: workflows.job_cancel(job_id=job.pk), done, "money")
 
 
 @require_POST
@@ -219,7 +220,7 @@ def job_dispute(request: HttpRequest, job_id: int) -> HttpResponse:
     job = readable_job(request, job_id)
 
     def dispute(data: dict) -> None:
-        services.job_dispute(job_id=job.pk, user=request.user, reason=data["reason"])
+        workflows.job_dispute(job_id=job.pk, user=request.user, reason=data["reason"])
 
     done = _("The dispute is raised. The money stays held until an arbiter decides.")
     form = forms.DisputeForm(request.POST)
@@ -233,7 +234,7 @@ def job_dispute_message(request: HttpRequest, job_id: int) -> HttpResponse:
     job = readable_job(request, job_id)
 
     def add(data: dict) -> None:
-        services.dispute_message_add(job_id=job.pk, author=request.user, text=data["text"])
+        workflows.dispute_message_add(job_id=job.pk, author=request.user, text=data["text"])
 
     done = _("Added to the dispute. The other side and the arbiter can read it.")
     form = forms.DisputeMessageForm(request.POST)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import api
+from api import jobs as api
 
 urlpatterns = [
     path("", api.JobListCreateApi.as_view(), name="job-list"),

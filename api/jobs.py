@@ -7,10 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import selectors, services
-from jobs.examples import APPLICATION_EXAMPLE, JOB_EXAMPLE
-from jobs.models import JobApplication, JobListing, JobStatus
-from jobs.serializers import (
+from api.examples import APPLICATION_EXAMPLE, JOB_EXAMPLE
+from api.serializers import (
     ApplicationOutputSerializer,
     ApplyInputSerializer,
     DisputeInputSerializer,
@@ -24,6 +22,9 @@ from jobs.serializers import (
     RatingOutputSerializer,
     ResolveInputSerializer,
 )
+from escrow import workflows
+from jobs import selectors, services
+from jobs.models import JobApplication, JobListing, JobStatus
 from kazi.errors import Forbidden, NotFound
 from mpesa.serializers import DepositRequestSerializer, StkRequestOutputSerializer
 from mpesa.stk import stk_request
@@ -89,7 +90,7 @@ class JobListCreateApi(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = JobCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.job_create(employer=request.user, **data.validated_data)
+        job = workflows.job_create(employer=request.user, **data.validated_data)
         return job_response(request, job.pk, status.HTTP_201_CREATED)
 
 
@@ -113,9 +114,9 @@ class JobDetailApi(APIView):
         data.is_valid(raise_exception=True)
         changes = data.validated_data
         if "employee" in changes:
-            services.job_assign(job_id=job_id, employee_id=changes["employee"])
+            workflows.job_assign(job_id=job_id, employee_id=changes["employee"])
         else:
-            services.job_update(job_id=job_id, **changes)
+            workflows.job_update(job_id=job_id, **changes)
         return job_response(request, job_id)
 
 
@@ -156,7 +157,7 @@ class JobCompleteApi(APIView):
     @extend_schema(request=None, responses={200: JobOutputSerializer}, examples=[JOB_EXAMPLE])
     def post(self, request: Request, job_id: int) -> Response:
         owned_job(request, job_id)
-        services.job_complete(job_id=job_id)
+        workflows.job_complete(job_id=job_id)
         return job_response(request, job_id)
 
 
@@ -164,7 +165,7 @@ class JobCancelApi(APIView):
     @extend_schema(request=None, responses={200: JobOutputSerializer}, examples=[JOB_EXAMPLE])
     def post(self, request: Request, job_id: int) -> Response:
         owned_job(request, job_id)
-        services.job_cancel(job_id=job_id)
+        workflows.job_cancel(job_id=job_id)
         return job_response(request, job_id)
 
 
@@ -195,7 +196,7 @@ class JobDisputeApi(APIView):
         visible_job(request, job_id)
         data = DisputeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.job_dispute(job_id=job_id, user=request.user, **data.validated_data)
+        workflows.job_dispute(job_id=job_id, user=request.user, **data.validated_data)
         return job_response(request, job_id)
 
 
@@ -214,7 +215,7 @@ class JobDisputeMessagesApi(APIView):
         visible_job(request, job_id)
         data = DisputeMessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = services.dispute_message_add(
+        message = workflows.dispute_message_add(
             job_id=job_id, author=request.user, **data.validated_data
         )
         return Response(DisputeMessageOutputSerializer(message).data, status.HTTP_201_CREATED)
@@ -238,7 +239,7 @@ class JobResolveApi(APIView):
         visible_job(request, job_id)
         data = ResolveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.job_resolve(job_id=job_id, arbiter=request.user, **data.validated_data)
+        workflows.job_resolve(job_id=job_id, arbiter=request.user, **data.validated_data)
         return job_response(request, job_id)
 
 

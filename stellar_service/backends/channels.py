@@ -25,7 +25,7 @@ from typing import IO
 from stellar_sdk import Keypair, SorobanServer
 from stellar_sdk import xdr as stellar_xdr
 
-from .backends.base import Unavailable
+from .base import Unavailable
 
 STROOPS_PER_XLM = 10**7
 BASE_RESERVE = 5_000_000  # stroops per base reserve (0.5 XLM on every public network)

@@ -8,6 +8,7 @@ from escrow.models import EscrowContract
 from jobs import visibility
 from jobs.models import JobApplication, JobListing, JobStatus, Rating
 from kazi.serializers import StrictInputSerializer, budget_field
+from payouts import visibility as payout_visibility
 from payouts.models import MobileMoneyPayout
 
 
@@ -65,13 +66,13 @@ class PayoutOutputSerializer(serializers.ModelSerializer):
                 "allow_null": True,
                 "help_text": "Null unless it pays you, it is your job's, or you are staff",
             }
-            for field in visibility.PAYOUT_PERSONAL_FIELDS
+            for field in payout_visibility.PAYOUT_PERSONAL_FIELDS
         }
 
     def to_representation(self, payout: MobileMoneyPayout) -> dict:
         data = super().to_representation(payout)
-        if not visibility.shows_payout_details(self.context["viewer"], payout):
-            data.update(dict.fromkeys(visibility.PAYOUT_PERSONAL_FIELDS))
+        if not payout_visibility.shows_payout_details(self.context["viewer"], payout):
+            data.update(dict.fromkeys(payout_visibility.PAYOUT_PERSONAL_FIELDS))
         return data
 
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 from stellar_sdk import StrKey, scval
 from stellar_sdk import xdr as stellar_xdr
 
-from .backends.base import STATUSES, Escrow
+from .base import STATUSES, Escrow
 
 T = TypeVar("T")
 
