@@ -398,7 +398,7 @@ class DisputeAdmin(ReadOnlyMoneyAdmin):
 
     def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The split of what the escrow holds, suggested half each; sent to
-        jobs.services.job_resolve, whose refusal is shown and writes nothing."""
+        escrow.workflows.job_resolve, whose refusal is shown and writes nothing."""
         if not self.has_resolve_permission(request):
             raise PermissionDenied
         dispute = get_object_or_404(

@@ -5,4 +5,4 @@ class EscrowConfig(AppConfig):
     name = "escrow"
 
     def ready(self) -> None:
-        from escrow import tasks  # noqa: F401  registers the tasks its services queue by name
+        from escrow import handlers, tasks  # noqa: F401  what it reacts to; its tasks by name

@@ -73,20 +73,35 @@ def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -
         raise Conflict(
             f"Cannot credit KES {amount} to {escrow}: it needs {escrow.remaining_amount}."
         )
-    if not escrow.operations.filter(kind=LedgerOperationKind.CREATE).exists():
-        _enqueue(escrow, LedgerOperationKind.CREATE, amount=escrow.amount)
+    operations = []
+    if not escrow.funded_amount:  # the first money: the escrow is created on chain with it
+        operations.append(_operation(escrow, LedgerOperationKind.CREATE, amount=escrow.amount))
         if escrow.employee_id:
-            _enqueue(escrow, LedgerOperationKind.ASSIGN, payee=escrow_payee(escrow.employee))
-    _enqueue(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
+            payee = escrow_payee(escrow.employee)
+            operations.append(_operation(escrow, LedgerOperationKind.ASSIGN, payee=payee))
+    operations.append(
+        _operation(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
+    )
+    LedgerOperation.objects.bulk_create(operations)
     _sync_after_commit(escrow)
     # Decimal arithmetic under the row lock: exact on every database (SQLite computes F() sums
     # of decimals in floating point).
     escrow.funded_amount += amount
-    escrow.save(update_fields=["funded_amount", "updated_at"])
+    changed = ["funded_amount", "updated_at"]
     if escrow.funded_amount == escrow.amount:
         ESCROW_MACHINE.apply(escrow, "fund")
         escrow.funded_at = timezone.now()
-        escrow.save(update_fields=["status", "funded_at", "updated_at"])
+        changed += ["status", "funded_at"]
+    escrow.save(update_fields=changed)
+    # The work starting, if its worker is assigned, and the messages: after commit, under the
+    # job's lock first as always (escrow/handlers.py).
+    announce(
+        "escrow.credited",
+        escrow_id=escrow.pk,
+        amount=str(amount),
+        owed=str(escrow.remaining_amount),
+        key=source_key,
+    )
 
 
 def escrow_assign(*, escrow: EscrowContract, employee: User) -> None:
@@ -178,7 +193,7 @@ def _check_payable(held: Decimal, *shares: Decimal) -> None:
         )
 
 
-def _enqueue(
+def _operation(
     escrow: EscrowContract,
     kind: str,
     *,
@@ -188,7 +203,7 @@ def _enqueue(
     key_suffix: str = "",
 ) -> LedgerOperation:
     key = f"{escrow.contract_id}:{kind}" + (f":{key_suffix}" if key_suffix else "")
-    return LedgerOperation.objects.create(
+    return LedgerOperation(
         escrow=escrow,
         kind=kind,
         idempotency_key=key,
@@ -196,6 +211,12 @@ def _enqueue(
         funder_amount=funder_amount,
         payee=payee,
     )
+
+
+def _enqueue(escrow: EscrowContract, kind: str, **details: object) -> LedgerOperation:
+    operation = _operation(escrow, kind, **details)
+    operation.save(force_insert=True)
+    return operation
 
 
 def _sync_after_commit(escrow: EscrowContract) -> None:

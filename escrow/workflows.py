@@ -74,7 +74,16 @@ def job_assign(*, job_id: int, employee_id: int) -> JobListing:
         job=job.title,
         amount=escrow.amount,
     )
-    _start_if_ready(job, escrow)
+    if _start_if_ready(job, escrow):
+        # Assigned to a job paid already: told "start once it is paid in full; we will tell
+        # you", they hear it now, in the words the last deposit uses, so nobody hears it twice.
+        notify(
+            user=employee,
+            event=Event.ESCROW_FUNDED,
+            subject=escrow.contract_id,
+            job=job.title,
+            amount=escrow.amount,
+        )
     return job
 
 
@@ -196,46 +205,18 @@ def job_cancel(*, job_id: int) -> JobListing:
     return job
 
 
-def job_credit_deposit(
-    *, job: JobListing, escrow: EscrowContract, amount: Decimal, source_key: str
-) -> None:
-    """Credit money received for this job's escrow (both rows locked by the caller)."""
-    escrow_services.escrow_credit(escrow=escrow, amount=amount, source_key=source_key)
-    if escrow.remaining_amount:
-        notify(
-            user=job.employer,
-            event=Event.DEPOSIT_RECEIVED,
-            subject=source_key,
-            job=job.title,
-            amount=amount,
-            owed=escrow.remaining_amount,
-            reference=escrow.contract_id,
-        )
-    else:
-        for party in filter(None, (job.employer, job.employee)):
-            notify(
-                user=party,
-                event=Event.ESCROW_FUNDED,
-                subject=escrow.contract_id,
-                job=job.title,
-                amount=escrow.amount,
-            )
-    _start_if_ready(job, escrow)
+@transaction.atomic
+def job_start_when_paid(*, job_id: int) -> bool:
+    """After money reached the escrow: its assigned worker starts once it is paid in full."""
+    job, escrow = _locked(job_id)
+    return _start_if_ready(job, escrow)
 
 
-def _start_if_ready(job: JobListing, escrow: EscrowContract) -> None:
-    """Work starts when both an employee is assigned and the escrow is funded, in either order.
-    The worker is told it is paid in full either way: assigned to a job paid already, they were
-    told "start once it is paid in full; we will tell you" (the same message as when the last
-    deposit arrives, so nobody hears it twice)."""
+def _start_if_ready(job: JobListing, escrow: EscrowContract) -> bool:
+    """Work starts when both an employee is assigned and the escrow is funded, in either order."""
     if job.status == JobStatus.ASSIGNED and escrow.status == EscrowStatus.FUNDED:
         JOB_MACHINE.apply(job, "start")
         job.save()
         escrow_services.escrow_start(escrow=escrow)
-        notify(
-            user=job.employee,
-            event=Event.ESCROW_FUNDED,
-            subject=escrow.contract_id,
-            job=job.title,
-            amount=escrow.amount,
-        )
+        return True
+    return False

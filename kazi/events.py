@@ -1,8 +1,9 @@
 """Announcements: how a lower app tells a higher one that something happened without calling it
 (DESIGN §12). `announce()` writes an Announcement row in the caller's transaction; after commit
-each handler subscribed to its topic runs, in a transaction of its own that also marks the row
-handled, so a reaction happens once. A handler that raises leaves the row for the periodic sweep
-(`kazi.tasks.announcement_sweep`), as does a process that dies between commit and handler."""
+a worker (Celery; in-process on the embedded default) runs each handler subscribed to its topic,
+in a transaction of its own that also marks the row handled, so a reaction happens once. A
+handler that raises leaves the row for the periodic sweep (`kazi.tasks.announcement_sweep`), as
+does a process that dies between commit and handler."""
 
 import logging
 from collections import defaultdict
@@ -14,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kazi.models import Announcement
+from kazi.outbound import dispatch_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,9 @@ def subscribe(topic: str, handler: Handler) -> None:
 
 
 def announce(topic: str, **payload: int | str) -> None:
+    """Write the announcement in the caller's transaction; a worker handles it after commit."""
     announcement = Announcement.objects.create(topic=topic, payload=payload)
-    transaction.on_commit(lambda: announcement_handle(announcement.pk), robust=True)
+    dispatch_on_commit("kazi.tasks.announcement_handle", announcement.pk)
 
 
 def announcement_handle(announcement_id: int) -> bool:

@@ -13,6 +13,11 @@ def send_sms(phone_number: str, message: str) -> None:
 
 
 @shared_task
+def announcement_handle(announcement_id: int) -> None:
+    events.announcement_handle(announcement_id)
+
+
+@shared_task
 def announcement_sweep() -> int:
     """Periodic: announcements whose handlers did not run (a crash after commit, a handler that
     failed) are handled now."""

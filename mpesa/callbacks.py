@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -98,6 +98,15 @@ class Refused(Exception):
         self.code, self.fields = code, fields
 
 
+class Replayed(Exception):
+    """The payment's TransID or receipt is on record already: the database refused the insert
+    and rolled the transaction back."""
+
+    def __init__(self, payment: deposits.ReceivedPayment) -> None:
+        super().__init__(payment.trans_id)
+        self.payment = payment
+
+
 class ProviderCallbackApi(APIView):
     """Called by a provider: no user, no throttle. Every body, whatever its size or shape, is
     stored raw first and ends with an outcome, and the provider always gets an answer in its
@@ -111,25 +120,38 @@ class ProviderCallbackApi(APIView):
 
     def post(self, request: Request) -> Response:
         raw = read_limited(request._request)
-        callback = deposits.callback_store(
+        callback = deposits.callback_received(
             kind=self.kind, body=raw[: settings.MAX_BODY_BYTES], remote_addr=source_address(request)
         )
         try:
             with transaction.atomic():
                 outcome, response = self.handle(request, raw, callback)
-                deposits.callback_outcome(callback, outcome)
+                deposits.callback_keep(callback, outcome)
         except Refused as refused:
-            deposits.callback_outcome(callback, refused.outcome)
-            log.warning("%s callback %s refused: %s", self.kind, callback.pk, refused.outcome)
+            deposits.callback_keep_alone(callback, refused.outcome)
+            log.warning("%s callback refused: %s", self.kind, refused.outcome)
             return self.answer(refused.code, refused.message, refused.http_status)
+        except Replayed as replay:
+            return self.replayed(callback, replay.payment)
         except Exception as exc:  # recorded and answered; the provider's retry or the sweep
-            log.exception("%s callback %s failed", self.kind, callback.pk)
-            deposits.callback_outcome(callback, f"error: {type(exc).__name__}: {exc}")
+            kept = deposits.callback_keep_alone(callback, f"error: {type(exc).__name__}: {exc}")
+            log.exception("%s callback %s failed", self.kind, kept.pk)
             return self.answer("1", "Temporarily unable to process", 503)
         return response
 
+    def replayed(self, callback: ProviderCallback, payment: deposits.ReceivedPayment) -> Response:
+        """A payment reported before: answered as the first report was, nothing applied."""
+        with transaction.atomic():
+            first = deposits.deposit_replayed(payment)
+            if first is None:  # the conflict was not with an earlier report of this payment
+                kept = deposits.callback_keep_alone(callback, "error: refused by the database")
+                log.error("%s callback %s: refused by the database", self.kind, kept.pk)
+                return self.answer("1", "Temporarily unable to process", 503)
+            deposits.callback_keep_alone(callback, f"replay: {deposits.deposit_summary(first)}")
+        return Response(ACCEPTED)
+
     def handle(
-        self, request: Request, raw: bytes, callback: ProviderCallback
+        self, request: Request, raw: bytes, callback: ProviderCallback | None
     ) -> tuple[str, Response]:
         raise NotImplementedError
 
@@ -167,9 +189,9 @@ class DarajaCallbackApi(ProviderCallbackApi):
         return daraja_answer(code, message, http_status)
 
     def handle(
-        self, request: Request, raw: bytes, callback: ProviderCallback
+        self, request: Request, raw: bytes, callback: ProviderCallback | None
     ) -> tuple[str, Response]:
-        if refusal := mpesa_callback_refusal(request, callback.remote_addr):
+        if refusal := mpesa_callback_refusal(request, source_address(request)):
             raise Refused(f"rejected: {refusal}", status.HTTP_403_FORBIDDEN, "Rejected")
         try:
             data = self.parse(raw, self.serializer_class)
@@ -179,7 +201,9 @@ class DarajaCallbackApi(ProviderCallbackApi):
             raise
         return self.process(data, callback)
 
-    def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
+    def process(
+        self, data: dict[str, Any], callback: ProviderCallback | None
+    ) -> tuple[str, Response]:
         raise NotImplementedError
 
 
@@ -210,8 +234,11 @@ class MpesaC2BConfirmationApi(DarajaCallbackApi):
             trans_time=data["TransTime"],
             paid_at=mpesa_time(data["TransTime"]) or timezone.now(),
         )
-        deposit = deposits.deposit_record(payment=payment, callback=callback)
-        return deposits.deposit_summary(deposit), Response(ACCEPTED)
+        try:
+            deposit = deposits.deposit_confirm(payment=payment, callback=callback)
+        except IntegrityError:
+            raise Replayed(payment) from None
+        return callback.outcome or deposits.deposit_summary(deposit), Response(ACCEPTED)
 
 
 @extend_schema_view(
@@ -238,6 +265,18 @@ class MpesaC2BValidationApi(DarajaCallbackApi):
     kind = ProviderCallback.Kind.MPESA_C2B_VALIDATION
     serializer_class = C2BPaymentSerializer
     bad_field_codes = {"TransAmount": "C2B00013"}
+
+    def post(self, request: Request) -> Response:
+        """Read-only, one query: no money moves on a validation, so nothing is stored; the
+        answer is logged (M-Pesa follows an accepted one with the confirmation)."""
+        raw = read_limited(request._request)
+        try:
+            outcome, response = self.handle(request, raw, None)
+        except Refused as refused:
+            outcome = refused.outcome
+            response = self.answer(refused.code, refused.message, refused.http_status)
+        log.info("C2B validation from %s: %s", source_address(request), outcome)
+        return response
 
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         reference = normalise_reference(data["BillRefNumber"])
@@ -294,13 +333,6 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
     def process(self, data: dict[str, Any], callback: ProviderCallback) -> tuple[str, Response]:
         result = data["Body"]["stkCallback"]
         checkout_id = result["CheckoutRequestID"]
-        if not StkPushRequest.objects.filter(checkout_request_id=checkout_id).exists():
-            raise Refused(
-                f"rejected: unknown CheckoutRequestID {checkout_id}",
-                status.HTTP_404_NOT_FOUND,
-                "Unknown CheckoutRequestID",
-                code="1",
-            )
         meta = stk_metadata(result)
         try:
             amount = stk.parse_amount(meta.get("Amount"))
@@ -309,14 +341,22 @@ class MpesaStkCallbackApi(DarajaCallbackApi):
         receipt = meta.get("MpesaReceiptNumber")
         if receipt is not None and not (isinstance(receipt, str) and RECEIPT.fullmatch(receipt)):
             raise Refused(f"rejected: MpesaReceiptNumber {receipt!r}", 400, "Rejected")
-        request = stk.stk_apply_result(
-            checkout_request_id=checkout_id,
-            result_code=str(result["ResultCode"]),
-            receipt_number=receipt or "",
-            amount=amount,
-            payer=str(meta.get("PhoneNumber") or "")[:20],
-            paid_at=mpesa_time(meta.get("TransactionDate")),
-        )
+        try:
+            request = stk.stk_apply_result(
+                checkout_request_id=checkout_id,
+                result_code=str(result["ResultCode"]),
+                receipt_number=receipt or "",
+                amount=amount,
+                payer=str(meta.get("PhoneNumber") or "")[:20],
+                paid_at=mpesa_time(meta.get("TransactionDate")),
+            )
+        except StkPushRequest.DoesNotExist:
+            raise Refused(
+                f"rejected: unknown CheckoutRequestID {checkout_id}",
+                status.HTTP_404_NOT_FOUND,
+                "Unknown CheckoutRequestID",
+                code="1",
+            ) from None
         return f"{checkout_id}: {request.status} ({request.result_message})", Response(ACCEPTED)
 
 

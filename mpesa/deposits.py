@@ -6,13 +6,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from escrow.models import EscrowContract
 from escrow.references import normalise_reference
-from escrow.workflows import job_credit_deposit
-from jobs.models import JobListing
+from escrow.services import escrow_credit
 from kazi.events import announce
 from mpesa.models import DepositStatus, MpesaDeposit, ProviderCallback
 from mpesa.payers import same_payer
@@ -44,23 +43,44 @@ class ReceivedPayment:
         return self.receipt_number
 
 
-def callback_store(*, kind: str, body: bytes, remote_addr: str | None) -> ProviderCallback:
-    """Keep the raw callback before anything trusts it; committed on its own."""
+def callback_received(*, kind: str, body: bytes, remote_addr: str | None) -> ProviderCallback:
+    """The raw callback, not yet stored: it is inserted with its outcome, in the transaction of
+    its effect (callback_keep), or on its own if that transaction fails (callback_keep_alone)."""
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # PostgreSQL: no NULs
-    return ProviderCallback.objects.create(kind=kind, body=text, remote_addr=remote_addr)
+    return ProviderCallback(kind=kind, body=text, remote_addr=remote_addr)
 
 
-def callback_outcome(callback: ProviderCallback, outcome: str) -> None:
-    ProviderCallback.objects.filter(pk=callback.pk).update(outcome=outcome[:200])
+def callback_keep(callback: ProviderCallback, outcome: str) -> None:
+    """Store the callback with its outcome; one written already (its effect needed its id) is
+    updated only if the outcome has changed since."""
+    outcome = outcome[:200]
+    if callback.pk is None:
+        callback.outcome = outcome
+        callback.save(force_insert=True)
+    elif callback.outcome != outcome:
+        callback.outcome = outcome
+        callback.save(update_fields=["outcome"])
 
 
-def _already_recorded(payment: ReceivedPayment) -> MpesaDeposit | None:
+def callback_keep_alone(callback: ProviderCallback, outcome: str) -> ProviderCallback:
+    """The transaction of the callback's effect rolled back, taking the row with it if it was
+    written: the callback is stored again, committed on its own, with what happened."""
+    kept = ProviderCallback(
+        kind=callback.kind, body=callback.body, remote_addr=callback.remote_addr
+    )
+    callback_keep(kept, outcome)
+    return kept
+
+
+def _already_recorded(
+    payment: ReceivedPayment, deposits: QuerySet[MpesaDeposit] | None = None
+) -> MpesaDeposit | None:
     """The deposit this payment already made: same key, or the same M-Pesa receipt arriving by
     the other route (an STK payment to a Pay Bill can also be confirmed by C2B)."""
     same = Q(transaction_reference=payment.trans_id)
     if receipt := payment.receipt:
         same |= Q(receipt_number=receipt) | Q(transaction_reference=receipt)
-    return MpesaDeposit.objects.filter(same).first()
+    return (MpesaDeposit.objects.all() if deposits is None else deposits).filter(same).first()
 
 
 def _reported_otherwise(escrow: EscrowContract, payment: ReceivedPayment) -> MpesaDeposit | None:
@@ -92,59 +112,92 @@ def _attach_receipt(deposit: MpesaDeposit, payment: ReceivedPayment) -> None:
         deposit.save(update_fields=["receipt_number", "payer_name"])
 
 
-def _lock_escrow(bill_ref_number: str) -> tuple[JobListing | None, EscrowContract | None]:
-    """The job and escrow the bill reference names, locked in the usual order; (None, None)
-    for a reference nobody issued."""
-    reference = normalise_reference(bill_ref_number)
-    job_id = (
-        EscrowContract.objects.filter(contract_id=reference)
-        .values_list("job_listing_id", flat=True)
+def _locked(payment: ReceivedPayment) -> EscrowContract | None:
+    """The escrow the bill reference names, found and locked by one statement (None for a
+    reference nobody issued). Marked `unnamed_stk` when it holds an STK payment credited without
+    its receipt: the only deposit a C2B report of the same payment cannot find by its key."""
+    unnamed = MpesaDeposit.objects.filter(
+        escrow_contract=OuterRef("pk"), source=MpesaDeposit.Source.STK, receipt_number=""
+    )
+    return (
+        EscrowContract.objects.select_for_update()
+        .annotate(unnamed_stk=Exists(unnamed))
+        .filter(contract_id=normalise_reference(payment.bill_ref_number))
         .first()
     )
-    if job_id is None:
-        return None, None
-    job = JobListing.objects.select_for_update().get(pk=job_id)
-    return job, EscrowContract.objects.select_for_update().get(job_listing_id=job_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the caller's transaction, if any: no savepoint
 def deposit_record(*, payment: ReceivedPayment, callback: ProviderCallback | None) -> MpesaDeposit:
     """Apply a payment once, whichever route reports it first (MONEY-SAFETY P2): a replayed key,
     a receipt seen before, or the same payment known without its receipt returns the deposit it
     made the first time. Decided under the escrow's lock, so two routes at once cannot both
-    credit it."""
-    job, escrow = _lock_escrow(payment.bill_ref_number)
+    credit it. The C2B confirmation, where nearly every report is new, takes deposit_confirm."""
+    escrow = _locked(payment)
     existing = _already_recorded(payment) or (escrow and _reported_otherwise(escrow, payment))
     if existing:
         _attach_receipt(existing, payment)
         return existing
-    credited = min(payment.amount, escrow.remaining_amount) if escrow else Decimal("0.00")
     try:
         with transaction.atomic():
-            deposit = MpesaDeposit.objects.create(
-                transaction_reference=payment.trans_id,
-                escrow_contract=escrow,
-                bill_ref_number=payment.bill_ref_number[:100],
-                amount=payment.amount,
-                credited_amount=credited,
-                surplus_amount=payment.amount - credited if escrow else Decimal("0.00"),
-                phone_number=payment.msisdn[:100],
-                payer_name=payment.payer_name[:200],
-                transaction_time=payment.trans_time[:14],
-                paid_at=payment.paid_at,
-                status=DepositStatus.COMPLETED,
-                callback=callback,
-                source=payment.source,
-                receipt_number=payment.receipt,
-            )
+            return _credit(escrow, payment, callback)
     except IntegrityError:
         # The same payment committed by an unmatched delivery while we waited for the locks.
         existing = _already_recorded(payment)
         if existing is None:
             raise
         return existing
+
+
+def deposit_confirm(*, payment: ReceivedPayment, callback: ProviderCallback) -> MpesaDeposit:
+    """A C2B confirmation, in the caller's transaction, with as few statements as it takes: the
+    job and escrow locked by one, the raw callback stored with its outcome by the insert the
+    deposit needs, and a payment seen before found by the deposit's own unique TransID and
+    receipt, not a look first. Such a replay raises IntegrityError, rolling the transaction
+    back: the caller answers it with deposit_replayed()."""
+    escrow = _locked(payment)
+    if escrow is not None and escrow.unnamed_stk and (twin := _reported_otherwise(escrow, payment)):
+        _attach_receipt(twin, payment)
+        callback_keep(callback, f"the STK payment {twin.transaction_reference}")
+        return twin
+    return _credit(escrow, payment, callback)
+
+
+def deposit_replayed(payment: ReceivedPayment) -> MpesaDeposit | None:
+    """The deposit a payment made the first time it was reported (None if there is none)."""
+    return _already_recorded(payment, MpesaDeposit.objects.select_related("escrow_contract"))
+
+
+def _credit(
+    escrow: EscrowContract | None,
+    payment: ReceivedPayment,
+    callback: ProviderCallback | None,
+) -> MpesaDeposit:
+    """Record a new payment (the escrow locked by the caller): credit the escrow what it still
+    needs; what follows (the ledger, the work starting, the messages, a surplus paid back) is
+    queued or announced by rows written here and carried out after commit."""
+    credited = min(payment.amount, escrow.remaining_amount) if escrow else Decimal("0.00")
+    deposit = MpesaDeposit(
+        transaction_reference=payment.trans_id,
+        escrow_contract=escrow,
+        bill_ref_number=payment.bill_ref_number[:100],
+        amount=payment.amount,
+        credited_amount=credited,
+        surplus_amount=payment.amount - credited if escrow else Decimal("0.00"),
+        phone_number=payment.msisdn[:100],
+        payer_name=payment.payer_name[:200],
+        transaction_time=payment.trans_time[:14],
+        paid_at=payment.paid_at,
+        status=DepositStatus.COMPLETED,
+        source=payment.source,
+        receipt_number=payment.receipt,
+    )
+    if callback is not None:
+        callback_keep(callback, deposit_summary(deposit))
+        deposit.callback = callback
+    deposit.save(force_insert=True)
     if credited:
-        job_credit_deposit(job=job, escrow=escrow, amount=credited, source_key=payment.trans_id)
+        escrow_credit(escrow=escrow, amount=credited, source_key=payment.trans_id)
     if deposit.surplus_amount > 0:
         # Paid more than the escrow needed: money out sends it back (payouts/handlers.py).
         announce("mpesa.surplus_received", deposit_id=deposit.pk)

@@ -86,7 +86,7 @@ def stk_request(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the caller's transaction, if any: no savepoint
 def stk_apply_result(
     *,
     checkout_request_id: str,

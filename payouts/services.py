@@ -165,7 +165,7 @@ def payout_check(*, payout_id: int) -> None:
             payout_apply_result(reference=payout.reference, result=result)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the caller's transaction, if any: no savepoint
 def payout_apply_result(*, reference: str, result: PayoutResult) -> MobileMoneyPayout:
     """Record what the provider said, and the ids it gave our request. Late, repeated or
     out-of-order news never changes a decided outcome."""

@@ -75,6 +75,16 @@ def outside_world(settings, tmp_path) -> Iterator[OutsideWorld]:
         client.cache_clear()
 
 
+def after_commit() -> None:
+    """What the announcement workers do once a step has committed (kazi/events.py), for tests
+    that call the services inside their own never-committed transaction."""
+    from kazi.events import announcement_handle
+    from kazi.models import Announcement
+
+    for pk in Announcement.objects.filter(handled_at__isnull=True).values_list("pk", flat=True):
+        announcement_handle(pk)
+
+
 def assert_books_balance() -> dict:
     """P1: every shilling received is accounted for, overall and per escrow."""
     summary = books_summary()

@@ -1,6 +1,7 @@
 """The dispute queue: open disputes oldest first, both sides' messages, and a Resolve form for
-arbiters that goes through jobs.services.job_resolve (the API's service): a split that does not add
-up is refused with a message and writes nothing; staff without the permission cannot resolve."""
+arbiters that goes through escrow.workflows.job_resolve (the API's service): a split that does not
+add up is refused with a message and writes nothing; staff without the permission cannot
+resolve."""
 
 from datetime import timedelta
 

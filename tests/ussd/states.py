@@ -7,6 +7,7 @@ from escrow import workflows
 from jobs import services as jobs
 from jobs.models import JobListing
 from mpesa.deposits import ReceivedPayment, deposit_record
+from tests.conftest import after_commit
 from tests.factories import ArbiterFactory
 
 _receipts = itertools.count(1)
@@ -25,6 +26,7 @@ def pay_in(job: JobListing, amount: Decimal | None = None) -> None:
         ),
         callback=None,
     )
+    after_commit()  # paid in full, an assigned worker's work starts
 
 
 def job_under_way(

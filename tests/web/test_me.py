@@ -6,6 +6,7 @@ import re
 import pytest
 
 from accounts import pins
+from escrow import workflows
 from escrow.models import Dispute
 from tests.web.helpers import field_errors, messages, page_ids, text
 
@@ -116,7 +117,7 @@ def test_every_page_for_every_role(browser, story, employer, worker, other_worke
     story.applied(disputed, applicant)
     disputed = story.assigned(story.paid(disputed), worker)
     story._run(
-        __import__("jobs.services", fromlist=["x"]).job_dispute,
+        workflows.job_dispute,
         job_id=disputed.pk,
         user=employer,
         reason="Not done",

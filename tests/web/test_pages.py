@@ -10,6 +10,7 @@ from django.contrib.staticfiles import finders
 from django.templatetags.static import static
 from django.test import Client
 
+from escrow import workflows
 from jobs import selectors
 from mpesa.models import StkPushRequest
 from tests.web.helpers import html, page_ids, text
@@ -104,7 +105,7 @@ def test_a_payout_under_way_is_watched_too(web, story, employer, worker, daraja)
     job = story.delivered(employer, worker)
     daraja.faults.hold_callbacks = True  # B2C's result not back yet
     web.login(worker)
-    story._run(__import__("jobs.services", fromlist=["x"]).job_complete, job_id=job.pk)
+    story._run(workflows.job_complete, job_id=job.pk)
     page = web.get(f"/jobs/{job.pk}/")
     assert 'data-moving="true"' in html(page)
     assert "updating" in page_ids(page)

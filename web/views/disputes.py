@@ -1,5 +1,5 @@
 """The arbiters' pages: the dispute queue, and one dispute with both sides, the money held and the
-decision (jobs.services.job_resolve). Staff with the arbiter permission only."""
+decision (escrow.workflows.job_resolve). Staff with the arbiter permission only."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required

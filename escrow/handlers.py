@@ -1,0 +1,44 @@
+"""What follows a step of an escrow once it has committed (kazi/events.py)."""
+
+from decimal import Decimal
+
+from escrow import workflows
+from escrow.models import EscrowContract
+from kazi.events import subscribe
+from notifications.messages import Event
+from notifications.services import notify
+
+
+def after_credit(*, escrow_id: int, amount: str, owed: str, key: str) -> None:
+    """Money reached the escrow: paid in full, the assigned worker's work starts; the employer
+    hears what is still owed, or both sides that it is paid in full (once each: notify keeps
+    one message per step)."""
+    job_id = EscrowContract.objects.values_list("job_listing_id", flat=True).get(pk=escrow_id)
+    if not Decimal(owed):
+        workflows.job_start_when_paid(job_id=job_id)
+    escrow = EscrowContract.objects.select_related(
+        "job_listing__employer", "job_listing__employee"
+    ).get(pk=escrow_id)
+    job = escrow.job_listing
+    if Decimal(owed):
+        notify(
+            user=job.employer,
+            event=Event.DEPOSIT_RECEIVED,
+            subject=key,
+            job=job.title,
+            amount=Decimal(amount),
+            owed=Decimal(owed),
+            reference=escrow.contract_id,
+        )
+        return
+    for party in filter(None, (job.employer, job.employee)):
+        notify(
+            user=party,
+            event=Event.ESCROW_FUNDED,
+            subject=escrow.contract_id,
+            job=job.title,
+            amount=escrow.amount,
+        )
+
+
+subscribe("escrow.credited", after_credit)
