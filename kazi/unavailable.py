@@ -65,3 +65,16 @@ class RetriedWhenUnavailable(Task):
         if wait is not None and eta is None:
             countdown = max(countdown or 0, wait)
         return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
+
+# The options of a task that calls a provider: one that cannot take the request now
+# (PayoutUnavailable, DarajaUnavailable) is asked again with exponential backoff and jitter,
+# never sooner than its Retry-After.
+RETRIED_WHEN_UNAVAILABLE: dict[str, Any] = {
+    "base": RetriedWhenUnavailable,
+    "autoretry_for": (Unavailable,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}

@@ -2,23 +2,12 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from kazi.unavailable import RetriedWhenUnavailable, Unavailable
+from kazi.unavailable import RETRIED_WHEN_UNAVAILABLE
 from mpesa import reversals, stk
 from mpesa.models import MpesaReversal, ReversalStatus, StkPushRequest, StkStatus
 
-# A provider that cannot take the request now (PayoutUnavailable, DarajaUnavailable) is asked
-# again with exponential backoff and jitter, never sooner than its Retry-After.
-_RETRY = {
-    "base": RetriedWhenUnavailable,
-    "autoretry_for": (Unavailable,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
 
-
-@shared_task(**_RETRY)
+@shared_task(**RETRIED_WHEN_UNAVAILABLE)
 def reversal_send(reversal_id: int) -> None:
     reversals.reversal_send(reversal_id=reversal_id)
 

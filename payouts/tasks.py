@@ -2,28 +2,17 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from kazi.unavailable import RetriedWhenUnavailable, Unavailable
+from kazi.unavailable import RETRIED_WHEN_UNAVAILABLE
 from payouts import services as payouts
 from payouts.models import PayoutStatus
 
-# A provider that cannot take the request now (PayoutUnavailable, DarajaUnavailable) is asked
-# again with exponential backoff and jitter, never sooner than its Retry-After.
-_RETRY = {
-    "base": RetriedWhenUnavailable,
-    "autoretry_for": (Unavailable,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
 
-
-@shared_task(**_RETRY)
+@shared_task(**RETRIED_WHEN_UNAVAILABLE)
 def payout_send(payout_id: int) -> None:
     payouts.payout_send(payout_id=payout_id)
 
 
-@shared_task(**_RETRY)
+@shared_task(**RETRIED_WHEN_UNAVAILABLE)
 def payout_check(payout_id: int) -> None:
     payouts.payout_check(payout_id=payout_id)
 

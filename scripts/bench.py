@@ -647,6 +647,9 @@ CREATE TABLE bench_pgbench.ledger_operation (
     id bigserial PRIMARY KEY, escrow_id integer NOT NULL REFERENCES bench_pgbench.escrow,
     kind varchar(16) NOT NULL, amount numeric(12, 2) NOT NULL,
     source_key varchar(64) NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_pgbench.announcement (
+    id bigserial PRIMARY KEY, topic varchar(64) NOT NULL, payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO bench_pgbench.escrow (id, amount, funded)
     SELECT n, 1000000, 0 FROM generate_series(1, %(escrows)d) AS n;
 """
@@ -657,18 +660,19 @@ INSERT INTO bench_pgbench.escrow (id, amount, funded)
 PGBENCH_SCRIPT = """\\set escrow random(1, %(escrows)d)
 \\set n random(1, 999999999999)
 BEGIN;
-INSERT INTO bench_pgbench.callback (kind, remote_addr, body)
-    VALUES ('mpesa_c2b_confirmation', '127.0.0.1',
-            '{"TransID": "PG' || :client_id || 'X' || :n || '", "TransAmount": "10.00"}');
 SELECT funded FROM bench_pgbench.escrow WHERE id = :escrow FOR UPDATE;
+INSERT INTO bench_pgbench.callback (kind, remote_addr, body, outcome)
+    VALUES ('mpesa_c2b_confirmation', '127.0.0.1',
+            '{"TransID": "PG' || :client_id || 'X' || :n || '", "TransAmount": "10.00"}',
+            'credited');
 INSERT INTO bench_pgbench.deposit (transaction_reference, escrow_id, callback_id, amount)
     VALUES ('PG' || :client_id || 'X' || :n, :escrow,
             currval('bench_pgbench.callback_id_seq'), 10);
-UPDATE bench_pgbench.escrow SET funded = funded + 10, updated_at = now() WHERE id = :escrow;
 INSERT INTO bench_pgbench.ledger_operation (escrow_id, kind, amount, source_key)
     VALUES (:escrow, 'fund', 10, 'PG' || :client_id || 'X' || :n);
-UPDATE bench_pgbench.callback SET outcome = 'credited'
-    WHERE id = currval('bench_pgbench.callback_id_seq');
+UPDATE bench_pgbench.escrow SET funded = funded + 10, updated_at = now() WHERE id = :escrow;
+INSERT INTO bench_pgbench.announcement (topic, payload)
+    VALUES ('escrow.credited', '{"escrow_id": ' || :escrow || '}');
 END;
 """
 
