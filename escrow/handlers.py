@@ -5,6 +5,7 @@ from decimal import Decimal
 from escrow import workflows
 from escrow.models import EscrowContract
 from kazi.events import subscribe
+from kazi.outbound import dispatch_on_commit
 from notifications.messages import Event
 from notifications.services import notify
 
@@ -12,7 +13,8 @@ from notifications.services import notify
 def after_credit(*, escrow_id: int, amount: str, owed: str, key: str) -> None:
     """Money reached the escrow: paid in full, the assigned worker's work starts; the employer
     hears what is still owed, or both sides that it is paid in full (once each: notify keeps
-    one message per step)."""
+    one message per step); the operations it queued go to the ledger."""
+    dispatch_on_commit("escrow.tasks.ledger_sync", escrow_id)
     job_id = EscrowContract.objects.values_list("job_listing_id", flat=True).get(pk=escrow_id)
     if not Decimal(owed):
         workflows.job_start_when_paid(job_id=job_id)

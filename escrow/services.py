@@ -83,7 +83,6 @@ def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -
         _operation(escrow, LedgerOperationKind.FUND, amount=amount, key_suffix=source_key)
     )
     LedgerOperation.objects.bulk_create(operations)
-    _sync_after_commit(escrow)
     # Decimal arithmetic under the row lock: exact on every database (SQLite computes F() sums
     # of decimals in floating point).
     escrow.funded_amount += amount
@@ -93,8 +92,8 @@ def escrow_credit(*, escrow: EscrowContract, amount: Decimal, source_key: str) -
         escrow.funded_at = timezone.now()
         changed += ["status", "funded_at"]
     escrow.save(update_fields=changed)
-    # The work starting, if its worker is assigned, and the messages: after commit, under the
-    # job's lock first as always (escrow/handlers.py).
+    # The ledger's sync, the work starting if its worker is assigned, and the messages: after
+    # commit, from one row (escrow/handlers.py); the ledger sweep catches operations left.
     announce(
         "escrow.credited",
         escrow_id=escrow.pk,

@@ -3,6 +3,7 @@ believed only when the request comes from one of our own proxies (settings.TRUST
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -14,7 +15,13 @@ def in_networks(address: str, networks: Iterable[str]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+    return any(ip in network for network in _parsed(tuple(networks)))
+
+
+@lru_cache(maxsize=16)
+def _parsed(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The settings' lists, parsed once per process (every callback checks its caller)."""
+    return tuple(ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 def source_address(request: HttpRequest) -> str | None:

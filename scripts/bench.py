@@ -221,7 +221,7 @@ def stellar(args: argparse.Namespace) -> None:
     print(f"  service peak memory (VmHWM): {peak_kib / 1024:.1f} MiB")
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, threads: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
@@ -234,6 +234,8 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
             "--log-level",
             "warning",
         ],
@@ -672,7 +674,7 @@ INSERT INTO bench_pgbench.ledger_operation (escrow_id, kind, amount, source_key)
     VALUES (:escrow, 'fund', 10, 'PG' || :client_id || 'X' || :n);
 UPDATE bench_pgbench.escrow SET funded = funded + 10, updated_at = now() WHERE id = :escrow;
 INSERT INTO bench_pgbench.announcement (topic, payload)
-    VALUES ('escrow.credited', '{"escrow_id": ' || :escrow || '}');
+    VALUES ('escrow.credited', ('{"escrow_id": ' || :escrow || '}')::jsonb);
 END;
 """
 
@@ -796,7 +798,7 @@ def http(args: argparse.Namespace) -> None:
     confirmation = f"/api/callbacks/c2b/confirmation/{query}"
     validation = f"/api/callbacks/c2b/validation/{query}"
     refs = ", ".join(json.dumps(ref) for ref in references)
-    server, base = start_server(args.workers)
+    server, base = start_server(args.workers, args.threads)
     results: dict[str, dict] = {}
     try:
         with httpx.Client(base_url=base, timeout=30) as client:  # warm up, and check the answers
@@ -906,6 +908,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, help="gunicorn workers: 4, http 5")
+    parser.add_argument("--threads", type=int, default=1, help="http: threads per gunicorn worker")
     parser.add_argument("--jobs", type=int, default=10, help="payouts: jobs per round")
     parser.add_argument(
         "--providers", default="mpesa_b2c,intasend,intersend", help="payouts: which providers"
