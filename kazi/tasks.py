@@ -20,13 +20,14 @@ def announcement_handle(announcement_id: int) -> None:
 @shared_task
 def announcement_sweep() -> int:
     """Periodic: announcements whose handlers did not run (a crash after commit, a handler that
-    failed) are handled now."""
+    failed) are handled now; returns how many this run handled."""
     waiting = events.announcements_unhandled(
         older_than=timezone.now() - settings.OUTBOUND_STUCK_AFTER
     )
+    handled = 0
     for announcement_id in waiting:
         try:
-            events.announcement_handle(announcement_id)
+            handled += events.announcement_handle(announcement_id)
         except Exception:  # noqa: S112 - logged by announcement_handle; the next one
             continue
-    return len(waiting)
+    return handled
