@@ -131,9 +131,10 @@ class IntersendPayoutCallbackApi(ProviderCallbackApi):
         ):
             raise Refused("rejected: bad signature", 401, "Bad or missing signature.")
         news = self.parse(raw, IntersendCallbackSerializer)
-        if not MobileMoneyPayout.objects.filter(reference=news["reference"]).exists():
-            raise Refused("rejected: unknown reference", 404, "Unknown reference.")
-        payout = payouts.payout_apply_result(reference=news["reference"], result=outcome(news))
+        try:
+            payout = payouts.payout_apply_result(reference=news["reference"], result=outcome(news))
+        except MobileMoneyPayout.DoesNotExist:
+            raise Refused("rejected: unknown reference", 404, "Unknown reference.") from None
         return f"{payout.reference}: {payout.status}", Response({"received": True})
 
 

@@ -5,6 +5,7 @@ control (BEGIN, COMMIT, ROLLBACK) is left out of the counts; savepoints are not,
 none where they would only repeat what a constraint already guarantees."""
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from kazi.celery import app as celery_app
 from kazi.models import Announcement
 from mpesa.models import MpesaDeposit, ProviderCallback, StkPushRequest
 from payouts.models import MobileMoneyPayout, PayoutStatus
+from payouts.providers.intersend import sign
 from tests.conftest import c2b_payload
 from tests.factories import EmployeeFactory, EmployerFactory
 
@@ -192,16 +194,8 @@ def test_an_stk_payment(post):
 
 
 def test_a_b2c_result(post):
-    escrow = job_escrow()
-    payout = MobileMoneyPayout.objects.create(
-        kind="release",
-        recipient="employee",
-        escrow_contract=escrow,
-        reference="PAYOUT_X",
-        phone_number="+254712345678",
-        amount=Decimal("10"),
-        status=PayoutStatus.PROCESSING,
-        provider_request={"OriginatorConversationID": "53e3-4aa8-9fe0-8fb5e4092cdd3533373"},
+    payout = processing_payout(
+        job_escrow(), OriginatorConversationID="53e3-4aa8-9fe0-8fb5e4092cdd3533373"
     )
     body = json.loads((FIXTURES / "b2c_result_success.json").read_text())["sample"]
     sql, answer = post("/api/callbacks/b2c/result/", body)
@@ -214,3 +208,64 @@ def test_a_b2c_result(post):
     ]
     payout.refresh_from_db()
     assert (payout.status, payout.transaction_reference) == ("completed", "SG632NMUAB")
+
+
+def processing_payout(escrow: EscrowContract, **provider_request: str) -> MobileMoneyPayout:
+    return MobileMoneyPayout.objects.create(
+        kind="release",
+        recipient="employee",
+        escrow_contract=escrow,
+        reference="PAYOUT_X",
+        phone_number="+254712345678",
+        amount=Decimal("10"),
+        status=PayoutStatus.PROCESSING,
+        provider_request=provider_request,
+    )
+
+
+def test_an_intersend_status(post, settings):
+    payout = processing_payout(job_escrow())
+    news = {"reference": "PAYOUT_X", "status": "completed", "transaction_id": "IS1"}
+    raw = json.dumps(news).encode()
+    stamp = str(int(time.time()))
+    client = APIClient()
+    with CaptureQueriesContext(connection) as seen:
+        answer = client.generic(
+            "POST",
+            "/api/callbacks/intersend/payout/",
+            raw,
+            content_type="application/json",
+            HTTP_X_TIMESTAMP=stamp,
+            HTTP_X_SIGNATURE=sign(settings.INTERSEND_API_SECRET, stamp, raw),
+        )
+    assert answer.json() == {"received": True}
+    sql = [q["sql"] for q in seen.captured_queries if not q["sql"].upper().startswith(CONTROL)]
+    assert writes(sql) == [
+        "SELECT payouts_mobilemoneypayout",  # locked, by our reference
+        "UPDATE payouts_mobilemoneypayout",
+        "INSERT mpesa_providercallback",
+    ]
+    payout.refresh_from_db()
+    assert payout.status == "completed"
+
+
+def test_an_intasend_event(post, settings):
+    payout = processing_payout(job_escrow(), tracking_id="f89r8b57")
+    sql, answer = post(
+        "/api/callbacks/intasend/payout/",
+        {
+            "challenge": settings.INTASEND_WEBHOOK_CHALLENGE,
+            "tracking_id": "f89r8b57",
+            "status_code": "BC100",
+            "transactions": [{"status_code": "TS100", "provider_reference": "R1"}],
+        },
+    )
+    assert answer == {"received": True}
+    assert writes(sql) == [
+        "SELECT payouts_mobilemoneypayout",  # named by IntaSend's tracking id
+        "SELECT payouts_mobilemoneypayout",  # locked
+        "UPDATE payouts_mobilemoneypayout",
+        "INSERT mpesa_providercallback",
+    ]
+    payout.refresh_from_db()
+    assert payout.status == "completed"
