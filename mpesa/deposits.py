@@ -119,12 +119,11 @@ def _locked(payment: ReceivedPayment) -> EscrowContract | None:
     unnamed = MpesaDeposit.objects.filter(
         escrow_contract=OuterRef("pk"), source=MpesaDeposit.Source.STK, receipt_number=""
     )
-    return (
-        EscrowContract.objects.select_for_update()
-        .annotate(unnamed_stk=Exists(unnamed))
-        .filter(contract_id=normalise_reference(payment.bill_ref_number))
-        .first()
-    )
+    escrows = EscrowContract.objects.select_for_update().annotate(unnamed_stk=Exists(unnamed))
+    try:  # the reference is unique: no ordering to compute
+        return escrows.get(contract_id=normalise_reference(payment.bill_ref_number))
+    except EscrowContract.DoesNotExist:
+        return None
 
 
 @transaction.atomic(savepoint=False)  # the caller's transaction, if any: no savepoint
