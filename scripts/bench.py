@@ -538,7 +538,12 @@ def chain(args: argparse.Namespace) -> None:
                     ledger()
                     break
                 time.sleep(0.1)
-            env = {**os.environ, "KAZI_VAR_DIR": tmp, "LOCALNET_CHANNELS": str(max(counts))}
+            env = {
+                **os.environ,
+                "KAZI_VAR_DIR": tmp,
+                "LOCALNET_CHANNELS": str(max(counts)),
+                "LEDGER_CLOSE_MS": str(args.ledger_close_ms),
+            }
             subprocess.run(  # noqa: S603 - our own script, as make run-soroban deploys
                 [sys.executable, str(ROOT / "scripts/run.py"), "--deploy-localnet", rpc],
                 env=env,

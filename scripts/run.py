@@ -215,6 +215,7 @@ def deploy_localnet(url: str) -> int:
         "STELLAR_CHANNELS": str(len(channels)),
         "STELLAR_CHANNEL_SECRETS": ",".join(channel.secret for channel in channels),
         "STELLAR_FEE_ACCOUNT_SECRET": keys["fee_account"].secret,
+        "STELLAR_LEDGER_SECONDS": str(int(os.environ.get("LEDGER_CLOSE_MS") or "5000") / 1000),
     }
     (directory / "stellar.env").write_text("".join(f"{k}={v}\n" for k, v in service.items()))
     (directory / "stellar.env").chmod(0o600)

@@ -44,6 +44,17 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer") from None
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        seconds = float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0 < seconds < 3600:
+        raise ConfigError(f"{name} must be more than 0 seconds and less than an hour")
+    return seconds
+
+
 def _stroops(name: str, default: str) -> int:
     """An amount of XLM (up to 7 decimals) as stroops."""
     try:
@@ -79,6 +90,9 @@ class Config:
     channel_secrets: tuple[str, ...] = field(default=(), repr=False)
     fee_account_secret: str = field(default="", repr=False)  # S...; pays by fee bump
     low_balance: int = 50_000_000  # stroops: a channel or the fee account below it is a warning
+    # How often the network closes a ledger: an authorisation is signed to last, in ledgers, as
+    # long as its envelope can land (Stellar's ~5 s; the local network's LEDGER_CLOSE_MS).
+    ledger_seconds: float = 5.0
     # The local backend's deployment (the real contract's are fixed at its construction).
     local_fee_bps: int = 0
     local_fee_account: str = LOCAL_FEE_ACCOUNT
@@ -136,6 +150,7 @@ class Config:
             channel_secrets=channel_secrets[:channels],
             fee_account_secret=fee_account_secret,
             low_balance=_stroops("STELLAR_LOW_BALANCE_XLM", "5"),
+            ledger_seconds=_seconds("STELLAR_LEDGER_SECONDS", 5.0),
             local_fee_bps=_int("STELLAR_LOCAL_FEE_BPS", 0),
             local_fee_account=_env("STELLAR_LOCAL_FEE_ACCOUNT") or LOCAL_FEE_ACCOUNT,
         )

@@ -545,8 +545,10 @@ class SorobanBackend:
         is not the source. Whether any was."""
         operation = prepared.transaction.operations[0]
         assert isinstance(operation, InvokeHostFunction)
-        # Valid a little beyond the envelope's own time bounds (ledgers close about every 5 s).
-        valid_until = latest_ledger + self.tx_timeout // 5 + 10
+        # Valid a little beyond the envelope's own time bounds, and no longer: an authorisation
+        # that outlived its envelope could be replayed in another transaction after we re-signed.
+        ledgers = math.ceil(self.tx_timeout / self.config.ledger_seconds)
+        valid_until = latest_ledger + ledgers + 10
         signed = False
         for index, entry in enumerate(operation.auth):
             credentials = entry.credentials

@@ -5,6 +5,7 @@ a sequence number taken behind its back, the fee account running dry and topped 
 health of every channel."""
 
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
@@ -30,7 +31,16 @@ from stellar_service.backends.soroban import FeeAccountEmpty
 from stellar_service.config import Config
 from stellar_service.service import EscrowService
 
-from .localnet import ADMIN, OPERATOR, PASSPHRASE, SDK_ATTEMPTS, Deployment, Localnet, reference
+from .localnet import (
+    ADMIN,
+    LEDGER_CLOSE_MS,
+    OPERATOR,
+    PASSPHRASE,
+    SDK_ATTEMPTS,
+    Deployment,
+    Localnet,
+    reference,
+)
 from .test_soroban_backend import API_KEY, FUNDER, make_backend, soroban_config
 
 CHANNELS = 16
@@ -96,6 +106,30 @@ def _inner(found: dict):
 def _balances(rpc: SorobanServer, accounts: list[Keypair]) -> dict[str, int]:
     states = read_accounts(rpc, [account.public_key for account in accounts])
     return {account: state.balance for account, state in states.items()}
+
+
+def test_an_authorisation_lasts_as_long_as_its_envelope_at_the_networks_pace(
+    tmp_path: Path,
+    net: Localnet,
+    deployment: Deployment,
+    channels: list[Keypair],
+    fee_account: Keypair,
+) -> None:
+    """The operator's signature on a channel's transaction expires with the envelope, counted in
+    this network's ledgers (a ledger every LEDGER_CLOSE_MS here): not after 34 ledgers, which is
+    3.4 s here and made busy runs fail on chain, nor long after the envelope can land."""
+    backend = make_backend(
+        channel_config(tmp_path, deployment, channels, fee_account), tx_timeout=120
+    )
+    ref = reference()
+    tx_hash = backend.create(key=f"c-{ref}", contract_id=ref, funder=FUNDER, amount=AMOUNT).tx_hash
+    found = _landed(net, tx_hash)
+    _, inner = _inner(found)
+    [entry] = inner.operations[0].auth
+    signed = entry.credentials.address or entry.credentials.address_v2
+    expires = signed.signature_expiration_ledger.uint32
+    envelope_life = math.ceil(120 / (LEDGER_CLOSE_MS / 1000))  # in ledgers
+    assert found["ledger"] + envelope_life - 20 <= expires <= found["ledger"] + envelope_life + 10
 
 
 # --- many escrows side by side ------------------------------------------------------------------

@@ -42,6 +42,7 @@ from stellar_service.config import Config, ConfigError
 
 from .localnet import (
     ARBITER,
+    LEDGER_CLOSE_MS,
     OPERATOR,
     PASSPHRASE,
     SDK_ATTEMPTS,
@@ -69,6 +70,7 @@ def soroban_config(tmp_path: Path, deployment: Deployment, **overrides: object) 
         "arbiter_secret": ARBITER.secret,
         "funder_account": FUNDER,
         "max_fee": MAX_FEE,
+        "ledger_seconds": LEDGER_CLOSE_MS / 1000,
         **overrides,
     }
     return Config(**settings)
