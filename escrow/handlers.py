@@ -15,24 +15,23 @@ def after_credit(*, escrow_id: int, amount: str, owed: str, key: str) -> None:
     hears what is still owed, or both sides that it is paid in full (once each: notify keeps
     one message per step); the operations it queued go to the ledger."""
     dispatch_on_commit("escrow.tasks.ledger_sync", escrow_id)
-    job_id = EscrowContract.objects.values_list("job_listing_id", flat=True).get(pk=escrow_id)
-    if not Decimal(owed):
-        workflows.job_start_when_paid(job_id=job_id)
     escrow = EscrowContract.objects.select_related(
         "job_listing__employer", "job_listing__employee"
     ).get(pk=escrow_id)
     job = escrow.job_listing
-    if Decimal(owed):
+    still_owed = Decimal(owed)
+    if still_owed:
         notify(
             user=job.employer,
             event=Event.DEPOSIT_RECEIVED,
             subject=key,
             job=job.title,
             amount=Decimal(amount),
-            owed=Decimal(owed),
+            owed=still_owed,
             reference=escrow.contract_id,
         )
         return
+    workflows.job_start_when_paid(job_id=job.pk)
     for party in filter(None, (job.employer, job.employee)):
         notify(
             user=party,
