@@ -186,6 +186,17 @@ CELERY_BEAT_SCHEDULE = {
     "auto-release": {"task": "escrow.tasks.auto_release_sweep", "schedule": 60.0},
     "notification-sweep": {"task": "notifications.tasks.notification_sweep", "schedule": 60.0},
 }
+# Announcements (kazi/events.py) with a broker: the request sends no message; beat's relay task
+# handles what was written every this many seconds (up to the batch per tick). 0: each is
+# dispatched after its commit (the embedded default, where tasks run in-process).
+ANNOUNCEMENT_RELAY_SECONDS = float(env("ANNOUNCEMENT_RELAY_SECONDS", "1" if REDIS_URL else "0"))
+ANNOUNCEMENT_RELAY_BATCH = int(env("ANNOUNCEMENT_RELAY_BATCH", "1000"))
+if ANNOUNCEMENT_RELAY_SECONDS:
+    CELERY_BEAT_SCHEDULE["announcement-relay"] = {
+        "task": "kazi.tasks.announcement_relay",
+        "schedule": ANNOUNCEMENT_RELAY_SECONDS,
+        "options": {"expires": ANNOUNCEMENT_RELAY_SECONDS},  # a late tick is the next one's work
+    }
 # After the worker delivers, the employer has this long to complete or dispute; then the escrow
 # is released as if they had completed it (7 days; `AUTO_RELEASE_SECONDS=30 make run` to watch).
 AUTO_RELEASE_AFTER = timedelta(seconds=int(env("AUTO_RELEASE_SECONDS", str(7 * 24 * 3600))))

@@ -65,6 +65,9 @@ def outside_world(settings, tmp_path) -> Iterator[OutsideWorld]:
     # Hashing strength is not under test here; PBKDF2 would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOCAL_LEDGER_PATH = tmp_path / "ledger.sqlite3"
+    # Announcements handled after each commit, as tasks run in-process here (eager), even where
+    # REDIS_URL would have beat's relay take them; the relay's own tests turn it on.
+    settings.ANNOUNCEMENT_RELAY_SECONDS = 0
     clients = [get_ledger, get_payout_provider, get_daraja, get_sms_sender]
     for client in clients:
         client.cache_clear()

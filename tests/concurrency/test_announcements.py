@@ -13,7 +13,7 @@ from escrow.services import ledger_sync
 from kazi.celery import app as celery_app
 from kazi.events import announcement_handle
 from kazi.models import Announcement
-from kazi.tasks import announcement_sweep
+from kazi.tasks import announcement_relay, announcement_sweep
 from mpesa.deposits import ReceivedPayment, deposit_record
 from payouts.models import MobileMoneyPayout
 from tests.concurrency.test_money_back_races import THREADS, in_progress_job, together
@@ -65,4 +65,25 @@ def test_ten_workers_on_one_surplus_announcement_pay_it_back_once(daraja):
     assert handled.count(True) == 1
     [payout] = MobileMoneyPayout.objects.filter(kind="surplus")
     assert (payout.amount, payout.recipient) == (Decimal("700.00"), "employer")
+    assert_books_balance()
+
+
+def test_relay_ticks_at_once_pay_each_worker_once(daraja, settings):
+    """Beat's relay ticks overlapping (a slow worker, a tick redelivered): each announcement is
+    handled by one of them, so each release is paid out once."""
+    jobs = [in_progress_job() for _ in range(3)]
+    settings.ANNOUNCEMENT_RELAY_SECONDS = 1  # no dispatch after commit: the relay's work
+    for _, _, job in jobs:
+        workflows.job_complete(job_id=job.pk)
+        ledger_sync(escrow_id=job.escrow.pk)
+    announced = Announcement.objects.filter(handled_at__isnull=True).count()
+    assert announced == 3
+    assert not MobileMoneyPayout.objects.exists()
+    handled = together(*[announcement_relay] * THREADS)
+    assert not [r for r in handled if isinstance(r, Exception)], handled
+    assert sum(handled) == announced
+    paid = MobileMoneyPayout.objects.values_list("paid_to", "kind", "amount")
+    assert sorted(paid) == sorted(
+        (worker.pk, "release", Decimal("1500.00")) for _, worker, _ in jobs
+    )
     assert_books_balance()

@@ -51,6 +51,8 @@ print(json.dumps({
     "stand_ins": stand_ins,
     "daraja": get_daraja().config.base_url,
     "provider": type(get_payout_provider()).__name__,
+    "relay": settings.CELERY_BEAT_SCHEDULE.get("announcement-relay"),
+    "relay_task": settings.CELERY_BEAT_SCHEDULE["announcement-relay"]["task"] in app.tasks,
 }))
 """
 
@@ -75,6 +77,9 @@ def test_production_neither_installs_nor_imports_the_sandbox():
     assert loaded["stand_ins"] == []
     assert loaded["daraja"] == "https://api.safaricom.co.ke"  # MPESA_ENV defaults to production
     assert loaded["provider"] == "MpesaB2CProvider"
+    # Announcements reach the workers by beat's relay, every second, not a message per request.
+    assert loaded["relay"]["schedule"] == 1.0
+    assert loaded["relay_task"]
 
 
 def test_production_refuses_to_be_pointed_at_a_stand_in():

@@ -12,8 +12,11 @@ from escrow import workflows
 from escrow.models import EscrowContract, LedgerOperation
 from escrow.tasks import ledger_sweep
 from jobs import services as jobs
-from kazi.tasks import announcement_sweep
+from kazi import events
+from kazi.models import Announcement
+from kazi.tasks import announcement_relay, announcement_sweep
 from mpesa.deposits import ReceivedPayment, deposit_record
+from notifications.models import Notification
 from payouts.models import MobileMoneyPayout
 from tests.conftest import assert_books_balance
 
@@ -79,6 +82,50 @@ def test_the_sweep_finishes_work_whose_dispatch_was_lost(db, settings, employer,
     assert announcement_sweep() == 0  # handled once
     assert MobileMoneyPayout.objects.filter(escrow_contract=escrow).count() == 1
     assert_books_balance()
+
+
+def test_with_workers_the_relay_handles_what_requests_announced(
+    db, settings, employer, ledger, django_capture_on_commit_callbacks
+):
+    """Where a broker and workers exist, a payment sends no broker message from the request:
+    beat's relay tick handles the announcements written since the last one, each once."""
+    settings.ANNOUNCEMENT_RELAY_SECONDS = 1
+    refs = [
+        workflows.job_create(
+            employer=employer, title="Paint", description="Two rooms", budget=Decimal("1500.00")
+        ).escrow.contract_id
+        for _ in range(2)
+    ]
+    with django_capture_on_commit_callbacks() as dispatched:
+        for n, ref in enumerate(refs):
+            deposit_record(payment=payment(ref, "500.00", f"RKTQDM7W6{n}"), callback=None)
+    assert dispatched == []
+    assert not Notification.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert announcement_relay() == 2
+    assert [ledger.get(ref).funded for ref in refs] == [5_000_000_000] * 2
+    told = Notification.objects.filter(user=employer).values_list("body", flat=True)
+    assert len(told) == 2
+    assert all("KES 1,000.00 is still to pay" in message for message in told), list(told)
+    assert announcement_relay() == 0
+
+
+def test_the_relay_leaves_a_failed_handler_to_the_sweep(db, settings, monkeypatch):
+    settings.ANNOUNCEMENT_RELAY_SECONDS = 1
+
+    def fails(**payload: object) -> None:
+        raise RuntimeError("the SMS gateway is down")
+
+    monkeypatch.setitem(events._handlers, "test.fails", [fails])
+    events.announce("test.fails", n=1)
+    assert announcement_relay() == 0
+    assert announcement_relay() == 0  # not tried again at every tick
+    failed = Announcement.objects.get(topic="test.fails")
+    assert (failed.attempts, failed.handled_at) == (1, None)
+    assert "the SMS gateway is down" in failed.last_error
+    monkeypatch.setitem(events._handlers, "test.fails", [])  # the gateway is back
+    settings.OUTBOUND_STUCK_AFTER = timedelta(0)
+    assert announcement_sweep() == 1
 
 
 @pytest.mark.parametrize("fault", ["fail_before_apply", "lose_answer_after_apply"])
