@@ -1,5 +1,6 @@
-"""Production mode: a real Celery worker process, fed through Redis, carries out the release and
-the payout (MONEY-SAFETY P6 with a real broker): by M-Pesa B2C to the sandbox process over HTTP,
+"""Production mode: a real Celery worker process, fed through Redis, with beat inside it (whose
+relay hands the worker what was announced), carries out the release and the payout (MONEY-SAFETY
+P6 with a real broker): by M-Pesa B2C to the sandbox process over HTTP,
 whose result callback reaches this app (Django's live server) over HTTP. Needs PostgreSQL (the
 worker must see the test's committed rows) and Redis."""
 
@@ -49,6 +50,7 @@ def worker(settings, tmp_path, monkeypatch, sandbox_url, live_server):
         "SANDBOX_URL": sandbox_url,  # the B2C payout goes there, over HTTP
         "MPESA_CALLBACK_BASE_URL": live_server.url,  # and its result comes back here
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "ANNOUNCEMENT_RELAY_SECONDS": "1",  # as in production: beat's relay, not a message each
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(  # noqa: S603 - our own worker
@@ -63,6 +65,7 @@ def worker(settings, tmp_path, monkeypatch, sandbox_url, live_server):
             "solo",
             "--queues",
             queue,
+            *("--beat", "--schedule", str(tmp_path / "beat-schedule")),
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
