@@ -19,8 +19,10 @@ for each N of --channels the Stellar service (soroban backend, STELLAR_CHANNELS=
 --lifecycles escrow lifecycles side by side; prints operations per ledger and lifecycles per
 hour. Scenario "http": measured with a real load generator, wrk, against gunicorn on PostgreSQL
 and Redis (DATABASE_URL, REDIS_URL): the no-op, the C2B confirmation (10% duplicate TransIDs over
-500 escrows), the C2B validation and an employer's GET /api/jobs/, one after another; then the same
-writes as one confirmation makes, given to PostgreSQL directly by pgbench in a scratch schema."""
+500 escrows), the floor (scripts/bench_floor.py: the same writes as one SQL statement behind
+Django's request cycle), the C2B validation and an employer's GET /api/jobs/, one after another;
+then the same writes as one confirmation makes, given to PostgreSQL directly by pgbench in a
+scratch schema; then beat's relay task, back to back, until the announcements are handled."""
 
 import argparse
 import asyncio
