@@ -32,14 +32,7 @@ def after_credit(*, escrow_id: int, amount: str, owed: str, key: str) -> None:
         )
         return
     workflows.job_start_when_paid(job_id=job.pk)
-    for party in filter(None, (job.employer, job.employee)):
-        notify(
-            user=party,
-            event=Event.ESCROW_FUNDED,
-            subject=escrow.contract_id,
-            job=job.title,
-            amount=escrow.amount,
-        )
+    workflows.tell_paid_in_full(job, escrow, *filter(None, (job.employer, job.employee)))
 
 
 subscribe("escrow.credited", after_credit)

@@ -76,14 +76,8 @@ def job_assign(*, job_id: int, employee_id: int) -> JobListing:
     )
     if _start_if_ready(job, escrow):
         # Assigned to a job paid already: told "start once it is paid in full; we will tell
-        # you", they hear it now, in the words the last deposit uses, so nobody hears it twice.
-        notify(
-            user=employee,
-            event=Event.ESCROW_FUNDED,
-            subject=escrow.contract_id,
-            job=job.title,
-            amount=escrow.amount,
-        )
+        # you", they hear it now.
+        tell_paid_in_full(job, escrow, employee)
     return job
 
 
@@ -210,6 +204,20 @@ def job_start_when_paid(*, job_id: int) -> bool:
     """After money reached the escrow: its assigned worker starts once it is paid in full."""
     job, escrow = _locked(job_id)
     return _start_if_ready(job, escrow)
+
+
+def tell_paid_in_full(job: JobListing, escrow: EscrowContract, *people: User) -> None:
+    """The one "paid in full" message, whichever step learns it (the last deposit, or assigning
+    a worker to a job paid already): notify keeps one per person and step, so nobody hears it
+    twice."""
+    for person in people:
+        notify(
+            user=person,
+            event=Event.ESCROW_FUNDED,
+            subject=escrow.contract_id,
+            job=job.title,
+            amount=escrow.amount,
+        )
 
 
 def _start_if_ready(job: JobListing, escrow: EscrowContract) -> bool:
